@@ -1,0 +1,5 @@
+"""Run the command line with ``python -m loopline``."""
+
+from loopline.cli import main
+
+main()

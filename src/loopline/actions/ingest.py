@@ -1,0 +1,146 @@
+"""Accept Segment-spec messages: validate each, drop erased people's, commit, then ack."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ulid import ULID
+
+from loopline.domain.events import (
+    EventError,
+    EventRecord,
+    MessageRejected,
+    parse_message,
+    parse_timestamp,
+)
+from loopline.domain.privacy import is_suppressed
+from loopline.domain.ratelimit import TokenBucket
+from loopline.ingest.writer import GroupCommitWriter
+from loopline.services import Services
+
+
+class BatchRejected(ValueError):
+    """The request as a whole cannot be accepted."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+class RateLimited(RuntimeError):
+    """The workspace sends faster than its limit; retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limit reached; retry after {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    """What happened to a request's messages."""
+
+    accepted: int = 0
+    suppressed: int = 0
+    errors: list[EventError] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the response body sent to the client."""
+        return {
+            "success": not self.errors,
+            "accepted": self.accepted,
+            "suppressed": self.suppressed,
+            "errors": [e.as_json() for e in self.errors],
+        }
+
+
+def _messages(payload: Any, kind: str | None, workspace_id: str) -> tuple[list[Any], dict[str, Any]]:
+    if not isinstance(payload, dict):
+        raise BatchRejected("invalid_body", "the request body must be a JSON object")
+    if kind is not None:
+        return [payload], {}
+    batch = payload.get("batch")
+    if not isinstance(batch, list):
+        raise BatchRejected("invalid_batch", "a batch body needs a 'batch' array of messages")
+    if not batch:
+        raise BatchRejected("empty_batch", "the batch is empty; send at least one message")
+    context = payload.get("context")
+    return batch, context if isinstance(context, dict) else {}
+
+
+class IngestPipeline:
+    """Validates requests and hands their records to the group-commit writer."""
+
+    def __init__(self, services: Services, writer: GroupCommitWriter) -> None:
+        self._services = services
+        self._writer = writer
+        self._suppressed: dict[str, set[tuple[str, str]]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+        self.reload_suppressions()
+
+    def reload_suppressions(self) -> None:
+        """Re-read the suppression list after an erasure."""
+        self._suppressed = self._services.privacy.list_suppressions()
+
+    def _check_rate(self, workspace_id: str, events: int) -> None:
+        rate = float(self._services.settings.workspace_events_per_second)
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.setdefault(workspace_id, TokenBucket(rate, rate * 2, rate * 2, now))
+            wait = bucket.take(events, now)
+        if wait > 0:
+            raise RateLimited(max(1.0, math.ceil(wait)))
+
+    def prepare(
+        self, *, workspace_id: str, payload: Any, kind: str | None, received_at: datetime
+    ) -> tuple[list[EventRecord], IngestOutcome]:
+        """Validate every message; return the records to store and the outcome so far."""
+        messages, batch_context = _messages(payload, kind, workspace_id)
+        self._check_rate(workspace_id, len(messages))
+        sent_at_raw = payload.get("sentAt") if kind is None else None
+        outcome = IngestOutcome()
+        records: list[EventRecord] = []
+        suppressed = self._suppressed.get(workspace_id, set())
+        limits = self._services.limits
+        try:
+            batch_sent_at = parse_timestamp(sent_at_raw, "sentAt")
+        except MessageRejected as error:
+            raise BatchRejected(error.code, error.message) from None
+        for index, raw in enumerate(messages):
+            try:
+                record = parse_message(
+                    raw, workspace_id=workspace_id, default_type=kind, batch_sent_at=batch_sent_at,
+                    batch_context=batch_context, received_at=received_at,
+                    message_id_fallback=f"ll-{ULID()}", limits=limits,
+                )
+            except MessageRejected as error:
+                message_id = raw.get("messageId") if isinstance(raw, dict) else None
+                outcome.errors.append(EventError(
+                    index, error.code, error.message,
+                    message_id if isinstance(message_id, str) else None))
+                continue
+            if suppressed and is_suppressed(suppressed, workspace_id, record.identifiers()):
+                outcome.suppressed += 1
+                continue
+            records.append(record)
+        return records, outcome
+
+    async def commit(self, records: list[EventRecord], outcome: IngestOutcome) -> IngestOutcome:
+        """Wait until the records are durably stored, then count them as accepted."""
+        if records:
+            await asyncio.wrap_future(self._writer.submit(records))
+        outcome.accepted = len(records)
+        return outcome
+
+    def commit_sync(self, records: list[EventRecord], outcome: IngestOutcome) -> IngestOutcome:
+        """Store records from a worker thread (imports, demo seeding) and wait for the commit."""
+        if records:
+            self._writer.append_now(records)
+        outcome.accepted = len(records)
+        return outcome

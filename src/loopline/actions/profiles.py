@@ -1,0 +1,77 @@
+"""Read the 360° view of a profile, and record consent choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loopline.domain.consent import check_choice
+from loopline.domain.events import EventRecord
+from loopline.domain.profiles import Profile
+from loopline.services import Services
+
+RECENT_EVENTS = 50
+
+
+class ProfileNotFound(LookupError):
+    """No profile of this workspace matches the reference."""
+
+
+def event_json(record: EventRecord) -> dict[str, Any]:
+    """Return an event as the API shows it."""
+    return {
+        "messageId": record.message_id,
+        "type": record.type,
+        "event": record.event,
+        "userId": record.user_id,
+        "anonymousId": record.anonymous_id,
+        "timestamp": record.timestamp.isoformat(),
+        "receivedAt": record.received_at.isoformat(),
+        "timestampFlag": record.timestamp_flag,
+        "properties": record.properties,
+        "traits": record.traits,
+        "context": record.context,
+    }
+
+
+def find_profile(services: Services, *, workspace_id: str, reference: str) -> Profile:
+    """Return a live profile by any identifier, or raise ProfileNotFound."""
+    profile = services.lookups.find_profile(workspace_id=workspace_id, reference=reference)
+    if profile is None:
+        raise ProfileNotFound(reference)
+    return profile
+
+
+def get_profile_view(services: Services, *, workspace_id: str, reference: str) -> dict[str, Any]:
+    """Return traits, identities, devices, consents, computed properties and recent events."""
+    profile = find_profile(services, workspace_id=workspace_id, reference=reference)
+    identities = services.lookups.list_identities(
+        workspace_id=workspace_id, profile_id=profile.profile_id
+    )
+    recent = services.events.list_for_identifiers(
+        workspace_id=workspace_id,
+        identifiers=[i for i in identities if i[0] in ("user_id", "anonymous_id")],
+        limit=RECENT_EVENTS,
+    )
+    return {
+        "id": profile.profile_id,
+        "traits": profile.traits,
+        "identities": [{"kind": k, "value": v} for k, v in identities],
+        "devices": services.lookups.list_devices(workspace_id=workspace_id, profile_id=profile.profile_id),
+        "consents": services.lookups.list_consents(workspace_id=workspace_id, profile_id=profile.profile_id),
+        "computed": profile.computed.as_json(),
+        "merges": services.lookups.list_merges(workspace_id=workspace_id, profile_id=profile.profile_id),
+        "recent_events": [event_json(r) for r in recent],
+    }
+
+
+def do_update_consents(
+    services: Services, *, workspace_id: str, reference: str, choices: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Validate and record consent choices for a profile; return its consents afterwards."""
+    profile = find_profile(services, workspace_id=workspace_id, reference=reference)
+    checked = [check_choice(choice) for choice in choices]
+    services.privacy.set_consents(
+        workspace_id=workspace_id, profile_id=profile.profile_id, choices=checked,
+        now=services.clock.now(),
+    )
+    return services.lookups.list_consents(workspace_id=workspace_id, profile_id=profile.profile_id)

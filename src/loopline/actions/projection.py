@@ -1,0 +1,116 @@
+"""Project the event log into profiles: identities, traits, devices, computed properties.
+
+The event log is the source of truth. The projector reads it in sequence order from a
+cursor that is saved in the same transaction as the profile changes, so every event is
+applied exactly once even across crashes, and profiles can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from datetime import timedelta
+
+from ulid import ULID
+
+from loopline.domain.devices import DeviceSeen, device_seen, newest_per_device
+from loopline.domain.events import EventRecord
+from loopline.domain.identity import IdentityGraph, record_identifiers, resolve
+from loopline.domain.profiles import apply_event, set_traits
+from loopline.services import Services
+from loopline.store.sql.profiles import ProjectionBatch
+
+CURSOR = "profiles"
+BATCH = 5_000
+
+
+def _new_id() -> str:
+    return "p_" + str(ULID()).lower()
+
+
+def project_workspace(
+    graph: IdentityGraph, records: list[EventRecord], *, session_timeout: timedelta
+) -> list[DeviceSeen]:
+    """Apply one workspace's records to its identity graph; return the devices seen."""
+    seen: list[DeviceSeen] = []
+    for record in records:
+        profile_id = resolve(graph, record, _new_id)
+        profile = graph.profiles[profile_id]
+        if record.type == "identify" and record.traits:
+            set_traits(profile, record.traits, record.timestamp)
+        apply_event(profile.computed, record, session_timeout=session_timeout)
+        device = device_seen(record, profile_id)
+        if device is not None:
+            seen.append(device)
+    return seen
+
+
+def do_project_once(services: Services, *, limit: int = BATCH) -> int:
+    """Apply the next slice of the event log to profiles; return how many events it read."""
+    cursor = services.profiles.get_cursor(name=CURSOR)
+    records = services.events.read_after(cursor, limit=limit)
+    if not records:
+        return 0
+    by_workspace: dict[str, list[EventRecord]] = defaultdict(list)
+    for record in records:
+        by_workspace[record.workspace_id].append(record)
+    graphs: list[IdentityGraph] = []
+    devices: list[tuple[str, DeviceSeen]] = []
+    for workspace_id, items in by_workspace.items():
+        wanted = {ident for record in items for ident in record_identifiers(record)}
+        wanted.update(("user_id", r.previous_id) for r in items if r.previous_id)
+        wanted.update(("anonymous_id", r.previous_id) for r in items if r.previous_id)
+        graph = services.profiles.load_graph(workspace_id=workspace_id, identifiers=wanted)
+        seen = project_workspace(graph, items, session_timeout=services.session_timeout)
+        devices.extend((workspace_id, d) for d in newest_per_device(seen))
+        graphs.append(graph)
+    merge_ids = ["m_" + str(ULID()).lower() for g in graphs for _ in g.merges]
+    last = records[-1].seq or cursor
+    services.profiles.save_projection(
+        ProjectionBatch(graphs, devices, merge_ids, CURSOR, last), now=services.clock.now()
+    )
+    return len(records)
+
+
+class Projector:
+    """Runs the projection in a background thread, woken after each commit."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="loopline-projector", daemon=True)
+        self.last_error: Exception | None = None
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current step."""
+        self._stop = True
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def notify(self, *_: object) -> None:
+        """Wake the projector: new events were committed."""
+        self._wake.set()
+
+    def catch_up(self) -> None:
+        """Project every committed event now, in the calling thread's turn."""
+        with self._idle:
+            while do_project_once(self._services):
+                pass
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            try:
+                self.catch_up()
+                self.last_error = None
+            except Exception as error:  # noqa: BLE001 - keep projecting; surfaced in /health
+                self.last_error = error
+                self._wake.wait(timeout=1.0)

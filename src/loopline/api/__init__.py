@@ -1,0 +1,1 @@
+"""The HTTP surface: Segment-compatible ingest, the management API, and health."""

@@ -1,0 +1,74 @@
+"""One error shape for every 4xx/5xx: a machine-readable code and a sentence for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+
+class JsonResponse(JSONResponse):
+    """A JSON response serialised with orjson (fast, strict UTF-8, ISO datetimes)."""
+
+    def render(self, content: Any) -> bytes:
+        """Serialise the body."""
+        return orjson.dumps(content, default=str)
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {"code", "message"}}`` with an HTTP status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """Return the JSON body of an error response."""
+    return {"success": False, "error": {"code": code, "message": message}, **extra}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error in the one shape, never with a traceback."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, error: ApiError) -> JsonResponse:
+        return JsonResponse(
+            error_body(error.code, error.message, **error.extra),
+            status_code=error.status,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, error: RequestValidationError) -> JsonResponse:
+        details = [
+            {"location": ".".join(str(p) for p in item.get("loc", ())), "message": item.get("msg")}
+            for item in error.errors()
+        ]
+        return JsonResponse(
+            error_body("invalid_request", "the request does not match the API", details=details),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JsonResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return JsonResponse(
+            error_body(code, str(error.detail)),
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )

@@ -1,0 +1,106 @@
+"""The Segment HTTP tracking API: identify, track, page, screen, group, alias, batch, import.
+
+Mixed batches follow one rule (docs/api.md): valid messages are stored and acknowledged,
+invalid ones are listed with their index and reason. The answer is 200 when every message
+was stored, 207 when some were rejected, and 400 when none could be.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from loopline.actions.ingest import BatchRejected, RateLimited
+from loopline.api.auth import authenticate_write_key, basic_user
+from loopline.api.body import decompress, parse_json, read_limited
+from loopline.api.errors import ApiError, JsonResponse, error_body
+from loopline.api.schemas import ingest_openapi
+from loopline.ingest.writer import Overloaded
+
+router = APIRouter(prefix="/v1", tags=["ingest"])
+RETRY_AFTER = {"Retry-After": "1"}
+log = logging.getLogger(__name__)
+
+
+def _key_in_body(payload: Any) -> str | None:
+    if isinstance(payload, dict) and isinstance(payload.get("writeKey"), str):
+        return payload["writeKey"] or None
+    return None
+
+
+def _check_one_key(payload: Any, key: str) -> None:
+    """Refuse a batch whose messages name another write key (whole batch, nothing stored)."""
+    batch = payload.get("batch") if isinstance(payload, dict) else None
+    for item in batch if isinstance(batch, list) else []:
+        other = item.get("writeKey") if isinstance(item, dict) else None
+        if other is not None and other != key:
+            raise ApiError(401, "mixed_write_keys",
+                           "a batch must carry one write key; messages name different keys")
+
+
+async def _ingest(request: Request, kind: str | None) -> JsonResponse:
+    runtime = request.app.state.runtime
+    settings = runtime.services.settings
+    raw = await read_limited(request, limit=settings.max_batch_bytes)
+    body = decompress(raw, request.headers.get("content-encoding", ""), limit=settings.max_batch_bytes)
+    payload = parse_json(body, request.headers.get("content-type", ""))
+    header_key, body_key = basic_user(request), _key_in_body(payload)
+    if header_key and body_key and header_key != body_key:
+        raise ApiError(401, "mixed_write_keys", "the Basic auth key and the body's writeKey differ")
+    key = header_key or body_key
+    principal = authenticate_write_key(request, key)
+    _check_one_key(payload, key or "")
+    try:
+        records, outcome = runtime.pipeline.prepare(
+            workspace_id=principal.workspace_id, payload=payload, kind=kind,
+            received_at=runtime.services.clock.now(),
+        )
+    except BatchRejected as error:
+        raise ApiError(error.status, error.code, error.message) from None
+    except RateLimited as error:
+        raise ApiError(429, "rate_limited", str(error),
+                       headers={"Retry-After": str(int(error.retry_after))}) from None
+    if not records and outcome.errors:
+        return JsonResponse(
+            error_body("invalid_events", "no message in the request is valid",
+                       accepted=0, errors=[e.as_json() for e in outcome.errors]),
+            status_code=400,
+        )
+    try:
+        outcome = await runtime.pipeline.commit(records, outcome)
+    except Overloaded:
+        raise ApiError(503, "overloaded", "ingest is saturated; retry shortly",
+                       headers=RETRY_AFTER) from None
+    except Exception:
+        log.exception("event store commit failed")
+        raise ApiError(503, "store_unavailable",
+                       "the event store could not commit; retry with the same messageIds",
+                       headers=RETRY_AFTER) from None
+    status = 207 if outcome.errors else 200
+    return JsonResponse(outcome.as_json(), status_code=status)
+
+
+def _route(path: str, kind: str | None, summary: str) -> None:
+    async def endpoint(request: Request) -> JsonResponse:
+        return await _ingest(request, kind)
+
+    endpoint.__name__ = f"ingest_{path.strip('/').replace('/', '_')}"
+    router.add_api_route(
+        path, endpoint, methods=["POST"], summary=summary,
+        openapi_extra=ingest_openapi(kind), response_class=JsonResponse,
+    )
+
+
+for _path, _kind, _summary in (
+    ("/identify", "identify", "Identify a user and set traits"),
+    ("/track", "track", "Record an event"),
+    ("/page", "page", "Record a page view"),
+    ("/screen", "screen", "Record a screen view"),
+    ("/group", "group", "Associate a user with a group"),
+    ("/alias", "alias", "Merge two identities"),
+    ("/batch", None, "Send many messages at once"),
+    ("/import", None, "Send many historical messages at once"),
+):
+    _route(_path, _kind, _summary)

@@ -1,0 +1,93 @@
+"""The composition root: the only place that picks adapters from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loopline.actions.ingest import IngestPipeline
+from loopline.actions.keys import KeyRing
+from loopline.actions.projection import Projector
+from loopline.config import Settings
+from loopline.ingest.writer import GroupCommitWriter
+from loopline.ports import EventStore
+from loopline.services import Services, SystemClock
+from loopline.store import migrations
+from loopline.store.events import open_event_store
+from loopline.store.sql.engine import create_store_engine
+from loopline.store.sql.lookups import SqlProfileLookups
+from loopline.store.sql.privacy import SqlPrivacyStore
+from loopline.store.sql.profiles import SqlProfileStore
+from loopline.store.sql.workspaces import SqlWorkspaceStore
+
+
+def open_services(settings: Settings, *, with_events: bool = True) -> Services:
+    """Open the stores named by the settings, upgrading the operational schema first."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_store_engine(settings.resolved_database_url)
+    migrations.upgrade(engine)
+    events: EventStore = (
+        open_event_store(settings.resolved_analytics_url) if with_events else _NoEvents()  # type: ignore[assignment]
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        workspaces=SqlWorkspaceStore(engine),
+        profiles=SqlProfileStore(engine),
+        lookups=SqlProfileLookups(engine),
+        privacy=SqlPrivacyStore(engine),
+        events=events,
+        clock=SystemClock(),
+    )
+
+
+class _NoEvents:
+    """Stands in for the event store in commands that must not open it (a server owns it)."""
+
+    def __getattr__(self, name: str) -> object:
+        raise RuntimeError(
+            "this command needs the event store, which the running server owns; "
+            "it is routed through the server instead"
+        )
+
+
+@dataclass
+class Runtime:
+    """A running platform: services plus the ingest writer, projector and key ring."""
+
+    services: Services
+    writer: GroupCommitWriter
+    projector: Projector
+    pipeline: IngestPipeline
+    keys: KeyRing
+
+    def start(self) -> None:
+        """Start the background threads."""
+        self.writer.start()
+        self.projector.start()
+
+    def stop(self) -> None:
+        """Commit what is queued, project it, and release the stores."""
+        self.writer.stop()
+        self.projector.stop()
+        self.projector.catch_up()
+        self.services.events.close()
+        self.services.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Assemble a runtime from settings (not yet started)."""
+    services = open_services(settings)
+    projector = Projector(services)
+    writer = GroupCommitWriter(
+        services.events,
+        max_queue_events=settings.ingest_queue_events,
+        interval_s=settings.ingest_commit_interval_ms / 1000,
+        on_commit=projector.notify,
+    )
+    return Runtime(
+        services=services,
+        writer=writer,
+        projector=projector,
+        pipeline=IngestPipeline(services, writer),
+        keys=KeyRing(services.workspaces),
+    )

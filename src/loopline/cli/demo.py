@@ -1,0 +1,96 @@
+"""``loopline demo``: seed a demo workspace (a fashion shop with an app) and run the server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from loopline.actions.projection import do_project_once
+from loopline.actions.workspaces import do_create_workspace
+from loopline.bootstrap import Runtime, build_runtime
+from loopline.cli.serve import run_server
+from loopline.config import load_settings
+from loopline.demo.generator import DemoPlan, estimate_messages, generate_messages
+
+console = Console()
+MARKER = "demo.json"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+    )
+
+
+def seed_demo(runtime: Runtime, plan: DemoPlan) -> dict[str, str]:
+    """Create the demo workspace and ingest the generated history through the real pipeline."""
+    created = do_create_workspace(runtime.services, name="Demo fashion shop")
+    received_at = runtime.services.clock.now()
+    with _progress() as progress:
+        task = progress.add_task("generating and ingesting events", total=estimate_messages(plan))
+        for batch in generate_messages(plan):
+            records, outcome = runtime.pipeline.prepare(
+                workspace_id=created.id, payload={"batch": batch}, kind=None,
+                received_at=received_at,
+            )
+            if outcome.errors:
+                raise RuntimeError(f"the demo generator produced invalid events: {outcome.errors[:3]}")
+            runtime.pipeline.commit_sync(records, outcome)
+            progress.advance(task, len(batch))
+        progress.update(task, total=progress.tasks[0].completed)
+        stored = runtime.services.events.count(workspace_id=created.id)
+        project = progress.add_task("building profiles", total=stored)
+        while moved := do_project_once(runtime.services, limit=20_000):
+            progress.advance(project, moved)
+    return {"id": created.id, "write_key": created.write_key, "secret_key": created.secret_key}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the demo command."""
+
+    @app.command("demo")
+    def demo(
+        customers: Annotated[int, typer.Option(help="Customers to simulate.")] = 5_000,
+        days: Annotated[int, typer.Option(help="Days of history.")] = 90,
+        serve: Annotated[bool, typer.Option(help="Start the server after seeding.")] = True,
+    ) -> None:
+        """Seed a demo workspace with realistic customers and events, then run the server."""
+        settings = load_settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        marker = settings.data_dir / MARKER
+        if marker.exists():
+            keys = orjson.loads(marker.read_bytes())
+            console.print("demo workspace already seeded; reusing it")
+        else:
+            runtime = build_runtime(settings)
+            runtime.writer.start()
+            try:
+                plan = DemoPlan(customers=customers, days=days, end=datetime.now(UTC))
+                keys = seed_demo(runtime, plan)
+            finally:
+                runtime.stop()
+            marker.write_bytes(orjson.dumps(keys))
+            marker.chmod(0o600)
+        banner = [
+            f"demo workspace: [bold]{keys['id']}[/bold]",
+            f"write key:  {keys['write_key']}",
+            f"secret key: {keys['secret_key']}",
+        ]
+        if serve:
+            run_server(settings, host=settings.host, port=settings.port, banner=banner)
+        else:
+            for line in banner:
+                console.print(line)

@@ -1,0 +1,97 @@
+"""Settings read from the environment (``LOOPLINE_*``) and an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("LOOPLINE_CONFIG_FILE", "loopline.toml"))
+
+
+class Settings(BaseSettings):
+    """Every setting Loopline reads; each one is documented in docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOPLINE_", extra="forbid")
+
+    data_dir: Path = Field(
+        default=Path(".loopline"),
+        description="Directory for the embedded stores (SQLite, DuckDB) and the server file.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Operational store URL; defaults to SQLite in the data directory.",
+    )
+    analytics_url: str | None = Field(
+        default=None,
+        description="Event and analytics store URL (duckdb:///path or postgresql://...); "
+        "defaults to DuckDB in the data directory.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `loopline serve` binds to.")
+    port: int = Field(default=8000, description="Port `loopline serve` listens on.")
+    max_event_bytes: int = Field(default=32 * 1024, description="Largest accepted event.")
+    max_batch_bytes: int = Field(
+        default=500 * 1024, description="Largest accepted request body after decompression."
+    )
+    ingest_queue_events: int = Field(
+        default=200_000,
+        description="Events waiting for commit before ingest answers 503 with Retry-After.",
+    )
+    ingest_commit_interval_ms: float = Field(
+        default=2.0,
+        description="How long the group-commit writer waits to gather more events.",
+    )
+    workspace_events_per_second: int = Field(
+        default=100_000,
+        description="Per-workspace ingest rate limit; above it ingest answers 429.",
+    )
+    session_timeout_minutes: int = Field(
+        default=30, description="Inactivity that ends a session in computed properties."
+    )
+    future_timestamp_tolerance_s: int = Field(
+        default=86_400,
+        description="Corrected timestamps further in the future than this are flagged and clamped.",
+    )
+    log_level: str = Field(default="INFO", description="Log level for the server and workers.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Let explicit arguments win over the environment, and the environment over the file."""
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the operational store URL, the embedded SQLite file when none is set."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.resolve() / 'loopline.sqlite3'}"
+
+    @property
+    def resolved_analytics_url(self) -> str:
+        """Return the event store URL, the embedded DuckDB file when none is set."""
+        if self.analytics_url:
+            return self.analytics_url
+        return f"duckdb:///{self.data_dir.resolve() / 'events.duckdb'}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and the optional TOML file."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Deterministic synthetic Segment traffic for the demo fashion-shop workspace."""

@@ -1,0 +1,1 @@
+"""The ingest pipeline: group commit of validated events into the event store."""

@@ -1,0 +1,84 @@
+"""Ports: the small interfaces the core uses, each with several adapters and one contract test.
+
+Adapters are picked in ``bootstrap.py`` from settings; nothing else names a technology.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from loopline.domain.events import EventRecord
+
+Identifier = tuple[str, str]
+"""An identifier as (kind, value): user_id, anonymous_id, email or phone."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append did: new rows stored, and messages already stored (deduplicated)."""
+
+    inserted: int
+    duplicates: int
+    last_seq: int
+
+
+class EventStore(Protocol):
+    """The append-only log of every message, deduplicated per workspace on messageId.
+
+    Events keep the identifiers they arrived with; which profile they belong to is
+    decided by the identity map, so merging and unmerging never rewrite events.
+    """
+
+    def append(self, records: Sequence[EventRecord]) -> AppendResult:
+        """Store records durably in one transaction; a repeated (workspace, messageId) is skipped."""
+        ...
+
+    def read_after(self, seq: int, *, limit: int) -> list[EventRecord]:
+        """Return up to ``limit`` records with a sequence number above ``seq``, in order."""
+        ...
+
+    def list_for_identifiers(
+        self,
+        *,
+        workspace_id: str,
+        identifiers: Sequence[Identifier],
+        limit: int | None = None,
+        after_seq: int = 0,
+    ) -> list[EventRecord]:
+        """Return one workspace's records carrying any of the identifiers, newest first."""
+        ...
+
+    def iter_for_identifiers(
+        self, *, workspace_id: str, identifiers: Sequence[Identifier]
+    ) -> Iterator[EventRecord]:
+        """Yield every record carrying any of the identifiers, oldest first, without buffering."""
+        ...
+
+    def delete_for_identifiers(
+        self, *, workspace_id: str, identifiers: Sequence[Identifier]
+    ) -> int:
+        """Delete one workspace's records carrying any of the identifiers; return how many."""
+        ...
+
+    def count(self, *, workspace_id: str | None = None) -> int:
+        """Return how many records are stored, in one workspace or in all."""
+        ...
+
+    def last_seq(self) -> int:
+        """Return the highest sequence number assigned so far (0 when empty)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+class Clock(Protocol):
+    """The time source; tests pass a fixed or stepping clock."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware UTC."""
+        ...

@@ -1,0 +1,51 @@
+"""The set of adapters an action works with, assembled by ``bootstrap``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from loopline.config import Settings
+from loopline.domain.events import IngestLimits
+from loopline.ports import EventStore
+from loopline.store.sql.lookups import SqlProfileLookups
+from loopline.store.sql.privacy import SqlPrivacyStore
+from loopline.store.sql.profiles import SqlProfileStore
+from loopline.store.sql.workspaces import SqlWorkspaceStore
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """Return the current time in UTC."""
+        return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Adapters picked from settings; actions receive this instead of globals."""
+
+    settings: Settings
+    engine: sa.Engine
+    workspaces: SqlWorkspaceStore
+    profiles: SqlProfileStore
+    lookups: SqlProfileLookups
+    privacy: SqlPrivacyStore
+    events: EventStore
+    clock: SystemClock
+
+    @property
+    def limits(self) -> IngestLimits:
+        """Return the per-event ingest limits from settings."""
+        return IngestLimits(
+            max_event_bytes=self.settings.max_event_bytes,
+            future_tolerance=timedelta(seconds=self.settings.future_timestamp_tolerance_s),
+        )
+
+    @property
+    def session_timeout(self) -> timedelta:
+        """Return the inactivity gap that starts a new session."""
+        return timedelta(minutes=self.settings.session_timeout_minutes)

@@ -1,0 +1,1 @@
+"""The operational store on SQLAlchemy Core: SQLite embedded, PostgreSQL on a server."""

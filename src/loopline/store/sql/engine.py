@@ -1,0 +1,55 @@
+"""Engines for the operational store, with the SQLite settings an embedded server needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+
+def normalise_url(url: str) -> str:
+    """Return a SQLAlchemy URL using psycopg 3 for ``postgresql://`` URLs."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgres://")
+    return url
+
+
+def create_store_engine(url: str) -> sa.Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and NORMAL sync so readers never block."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling would defer BEGIN; we issue it ourselves so
+    # a writer takes the lock up front instead of failing half-way on upgrade.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: sa.Connection) -> None:
+    # Writers take the write lock when they begin; a deferred transaction that reads
+    # and then writes can fail at once with SQLITE_BUSY when another writer committed
+    # in between, which busy_timeout cannot wait out. Readers stay deferred.
+    if connection.get_execution_options().get("write"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def writer(engine: sa.Engine) -> sa.Engine:
+    """Return the engine to use for transactions that write."""
+    return engine.execution_options(write=True)

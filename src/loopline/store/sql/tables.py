@@ -1,0 +1,152 @@
+"""Tables of the operational store. Every row belongs to one workspace."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+When = sa.DateTime(timezone=True)
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("revoked_at", When),
+    sa.Index("ix_api_keys_workspace", "workspace_id"),
+)
+
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("traits", Json, nullable=False),
+    sa.Column("trait_times", Json, nullable=False),
+    sa.Column("computed", Json, nullable=False),
+    sa.Column("merged_into", sa.String(40)),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.Index("ix_profiles_workspace", "workspace_id", "updated_at"),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("value", sa.String(320), primary_key=True),
+    sa.Column("profile_id", sa.String(40), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Index("ix_identities_profile", "workspace_id", "profile_id"),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("device_id", sa.String(256), primary_key=True),
+    sa.Column("profile_id", sa.String(40), nullable=False),
+    sa.Column("platform", sa.String(32)),
+    sa.Column("os_name", sa.String(64)),
+    sa.Column("os_version", sa.String(64)),
+    sa.Column("app_name", sa.String(128)),
+    sa.Column("app_version", sa.String(64)),
+    sa.Column("app_build", sa.String(64)),
+    sa.Column("manufacturer", sa.String(128)),
+    sa.Column("model", sa.String(128)),
+    sa.Column("push_token", sa.String(512)),
+    sa.Column("advertising_id", sa.String(128)),
+    sa.Column("first_seen", When, nullable=False),
+    sa.Column("last_seen", When, nullable=False),
+    sa.Index("ix_devices_profile", "workspace_id", "profile_id"),
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("profile_id", sa.String(40), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("topic", sa.String(100), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+)
+
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("value_hash", sa.String(64), primary_key=True),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+)
+
+merges = sa.Table(
+    "merges",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("winner_id", sa.String(40), nullable=False),
+    sa.Column("loser_id", sa.String(40), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("at", When, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("moved", Json, nullable=False),
+    sa.Column("winner_snapshot", Json, nullable=False),
+    sa.Column("loser_snapshot", Json, nullable=False),
+    sa.Column("undone_at", When),
+    sa.Index("ix_merges_profiles", "workspace_id", "winner_id", "loser_id"),
+)
+
+projection_cursors = sa.Table(
+    "projection_cursors",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("reference", sa.String(320), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("deleted_events", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("requested_at", When, nullable=False),
+    sa.Column("completed_at", When),
+    sa.UniqueConstraint("workspace_id", "reference", name="uq_erasures_reference"),
+)
+
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("filename", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("rows_done", sa.Integer, nullable=False),
+    sa.Column("rows_failed", sa.Integer, nullable=False),
+    sa.Column("errors", Json, nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.UniqueConstraint("workspace_id", "file_sha256", name="uq_imports_file"),
+)
