@@ -129,7 +129,7 @@ def test_malformed_requests(client, runtime, workspace, content, content_type, e
         ({"type": "track", "userId": "u", "event": "x", "timestamp": "yesterday"}, "invalid_timestamp"),
         ({"type": "track", "userId": "u", "event": "x", "properties": {"a": "nul\u0000"}}, "nul_character"),
         ({"type": "track", "userId": "u", "event": "x",
-          "properties": {f"k{i}": 1 for i in range(10_000)}}, "event_too_large"),
+          "properties": {f"k{i}": 1 for i in range(10_000)}}, "too_many_keys"),
     ],
 )
 def test_invalid_messages_are_rejected_with_their_reason(client, runtime, workspace, message, code):

@@ -188,7 +188,7 @@ def test_messages_pass_ingest_validation(messages):
     for m in messages:
         record = parse_message(
             m, workspace_id="ws", default_type=None, batch_sent_at=None, batch_context=None,
-            received_at=received, message_id_fallback="x", limits=IngestLimits(),
+            received_at=received, new_message_id=lambda: "unused", limits=IngestLimits(),
         )
         assert record.timestamp_flag is None
         assert record.message_id == m["messageId"]

@@ -22,7 +22,7 @@ LIMITS = IngestLimits()
 def parse(raw: Any, kind: str | None = "track", **kw: Any):
     return parse_message(
         raw, workspace_id="ws", default_type=kind, batch_sent_at=kw.get("sent_at"),
-        batch_context=None, received_at=NOW, message_id_fallback="fallback", limits=LIMITS,
+        batch_context=None, received_at=NOW, new_message_id=lambda: "fallback", limits=LIMITS,
     )
 
 
@@ -76,11 +76,11 @@ def test_deep_nesting_is_rejected():
 
 def test_ten_thousand_keys_are_rejected():
     props = {f"k{i}": 1 for i in range(10_000)}
-    # The size limit would also catch this; raise it to prove the key limit works alone.
+    # The size limit would catch this too; raising it proves the key limit works alone.
     with pytest.raises(MessageRejected) as info:
         parse_message({"userId": "u", "event": "x", "properties": props}, workspace_id="ws",
                       default_type="track", batch_sent_at=None, batch_context=None,
-                      received_at=NOW, message_id_fallback="f",
+                      received_at=NOW, new_message_id=lambda: "f",
                       limits=IngestLimits(max_event_bytes=10**7))
     assert info.value.code == "too_many_keys"
 
@@ -138,3 +138,8 @@ def test_absurd_timestamps_are_flagged_and_clamped(stamp, flag):
 
 def test_naive_timestamps_are_taken_as_utc():
     assert parse_timestamp("2026-01-01T00:00:00", "t") == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_literal_backslash_u0000_text_is_not_a_nul():
+    record = parse({"userId": "u", "event": "x", "properties": {"path": "C:\\u0000dir"}})
+    assert record.properties["path"] == "C:\\u0000dir"

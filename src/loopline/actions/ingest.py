@@ -73,6 +73,10 @@ def _messages(payload: Any, kind: str | None, workspace_id: str) -> tuple[list[A
     return batch, context if isinstance(context, dict) else {}
 
 
+def _new_message_id() -> str:
+    return f"ll-{ULID()}"
+
+
 class IngestPipeline:
     """Validates requests and hands their records to the group-commit writer."""
 
@@ -117,7 +121,7 @@ class IngestPipeline:
                 record = parse_message(
                     raw, workspace_id=workspace_id, default_type=kind, batch_sent_at=batch_sent_at,
                     batch_context=batch_context, received_at=received_at,
-                    message_id_fallback=f"ll-{ULID()}", limits=limits,
+                    new_message_id=_new_message_id, limits=limits,
                 )
             except MessageRejected as error:
                 message_id = raw.get("messageId") if isinstance(raw, dict) else None

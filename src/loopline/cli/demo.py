@@ -17,15 +17,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from loopline.actions.ingest import IngestOutcome
 from loopline.actions.projection import do_project_once
 from loopline.actions.workspaces import do_create_workspace
 from loopline.bootstrap import Runtime, build_runtime
 from loopline.cli.serve import run_server
 from loopline.config import load_settings
 from loopline.demo.generator import DemoPlan, estimate_messages, generate_messages
+from loopline.domain.events import EventRecord
 
 console = Console()
 MARKER = "demo.json"
+COMMIT_EVENTS = 20_000
 
 
 def _progress() -> Progress:
@@ -41,6 +44,7 @@ def seed_demo(runtime: Runtime, plan: DemoPlan) -> dict[str, str]:
     received_at = runtime.services.clock.now()
     with _progress() as progress:
         task = progress.add_task("generating and ingesting events", total=estimate_messages(plan))
+        pending: list[EventRecord] = []
         for batch in generate_messages(plan):
             records, outcome = runtime.pipeline.prepare(
                 workspace_id=created.id, payload={"batch": batch}, kind=None,
@@ -48,8 +52,14 @@ def seed_demo(runtime: Runtime, plan: DemoPlan) -> dict[str, str]:
             )
             if outcome.errors:
                 raise RuntimeError(f"the demo generator produced invalid events: {outcome.errors[:3]}")
-            runtime.pipeline.commit_sync(records, outcome)
-            progress.advance(task, len(batch))
+            pending.extend(records)
+            # Larger commits amortise the append; the writer still owns every write.
+            if len(pending) >= COMMIT_EVENTS:
+                runtime.pipeline.commit_sync(pending, IngestOutcome())
+                progress.advance(task, len(pending))
+                pending = []
+        runtime.pipeline.commit_sync(pending, IngestOutcome())
+        progress.advance(task, len(pending))
         progress.update(task, total=progress.tasks[0].completed)
         stored = runtime.services.events.count(workspace_id=created.id)
         project = progress.add_task("building profiles", total=stored)
@@ -93,4 +103,4 @@ def register(app: typer.Typer) -> None:
             run_server(settings, host=settings.host, port=settings.port, banner=banner)
         else:
             for line in banner:
-                console.print(line)
+                console.print(line, soft_wrap=True)

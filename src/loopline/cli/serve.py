@@ -30,7 +30,7 @@ def run_server(settings: Settings, *, host: str, port: int, banner: list[str] | 
     app = create_app(runtime, admin_token=info.admin_token)
     console.print(f"Loopline is running at [bold]{url}[/bold]  (API docs: {url}/api/docs)")
     for line in banner or []:
-        console.print(line)
+        console.print(line, soft_wrap=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -76,16 +76,24 @@ def device_seen(record: EventRecord, profile_id: str) -> DeviceSeen | None:
 
 
 def newest_per_device(seen: list[DeviceSeen]) -> list[DeviceSeen]:
-    """Keep, per device, the sighting from the latest event (fields it lacks come from older ones)."""
-    best: dict[str, DeviceSeen] = {}
-    for item in sorted(seen, key=lambda d: d.seen_at):
-        older = best.get(item.device_id)
-        if older is None:
-            best[item.device_id] = item
-            continue
-        merged = {
-            name: getattr(item, name) if getattr(item, name) is not None else getattr(older, name)
-            for name in DeviceSeen.__dataclass_fields__
-        }
-        best[item.device_id] = DeviceSeen(**merged)
-    return list(best.values())
+    """Keep, per device, the sighting from the latest event, filling its gaps from older ones."""
+    by_device: dict[str, list[DeviceSeen]] = {}
+    for item in seen:
+        by_device.setdefault(item.device_id, []).append(item)
+    result = []
+    for sightings in by_device.values():
+        sightings.sort(key=lambda d: d.seen_at, reverse=True)
+        newest = sightings[0]
+        missing = [name for name in DeviceSeen.__dataclass_fields__ if getattr(newest, name) is None]
+        if missing and len(sightings) > 1:
+            filled = {}
+            for older in sightings[1:]:
+                for name in missing:
+                    value = getattr(older, name)
+                    if value is not None and name not in filled:
+                        filled[name] = value
+                if len(filled) == len(missing):
+                    break
+            newest = replace(newest, **filled)
+        result.append(newest)
+    return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -137,30 +138,36 @@ def correct_timestamp(
 
 
 def check_json_value(value: Any, depth: int = 0) -> None:
-    """Reject values that are not portable JSON: too deep, too wide, NaN, NUL characters."""
+    """Reject structures that are too deep or too wide, and non-finite numbers.
+
+    Only containers are visited (most values are scalars); NUL characters are found
+    in the serialised form, which is much cheaper than visiting every string.
+    """
     if depth > MAX_DEPTH:
         raise MessageRejected("too_deep", f"nesting deeper than {MAX_DEPTH} levels")
-    if isinstance(value, dict):
-        if len(value) > MAX_KEYS_PER_OBJECT:
-            raise MessageRejected(
-                "too_many_keys", f"an object has {len(value)} keys; at most {MAX_KEYS_PER_OBJECT}"
-            )
-        for key, item in value.items():
-            if "\x00" in key:
-                raise MessageRejected("nul_character", "a key contains a NUL character")
+    items = value.values() if type(value) is dict else value
+    if len(items) > MAX_KEYS_PER_OBJECT:
+        noun = "keys" if type(value) is dict else "items"
+        raise MessageRejected(
+            "too_many_keys", f"an object has {len(items)} {noun}; at most {MAX_KEYS_PER_OBJECT}"
+        )
+    for item in items:
+        kind = type(item)
+        if kind is dict or kind is list:
             check_json_value(item, depth + 1)
-    elif isinstance(value, list):
-        if len(value) > MAX_KEYS_PER_OBJECT:
-            raise MessageRejected(
-                "too_many_keys", f"an array has {len(value)} items; at most {MAX_KEYS_PER_OBJECT}"
-            )
-        for item in value:
-            check_json_value(item, depth + 1)
-    elif isinstance(value, str):
-        if "\x00" in value:
-            raise MessageRejected("nul_character", "a string contains a NUL character")
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise MessageRejected("not_finite", "NaN and Infinity are not valid JSON numbers")
+        elif kind is float and not math.isfinite(item):
+            raise MessageRejected("not_finite", "NaN and Infinity are not valid JSON numbers")
+
+
+def _has_nul_escape(encoded: bytes) -> bool:
+    """Return whether serialised JSON holds an escaped NUL (not a literal backslash-u0000 text)."""
+    start = encoded.find(b"\\u0000")
+    while start != -1:
+        backslashes = len(encoded[:start]) - len(encoded[:start].rstrip(b"\\"))
+        if backslashes % 2 == 0:
+            return True
+        start = encoded.find(b"\\u0000", start + 1)
+    return False
 
 
 def _optional_id(raw: dict[str, Any], key: str) -> str | None:
@@ -211,7 +218,7 @@ def parse_message(
     batch_sent_at: datetime | None,
     batch_context: dict[str, Any] | None,
     received_at: datetime,
-    message_id_fallback: str,
+    new_message_id: Callable[[], str],
     limits: IngestLimits,
 ) -> EventRecord:
     """Validate one Segment message and turn it into a record, or raise MessageRejected."""
@@ -222,13 +229,15 @@ def parse_message(
         raise MessageRejected(
             "invalid_type", f"type must be one of {', '.join(sorted(MESSAGE_TYPES))}"
         )
-    size = len(orjson.dumps(raw))
-    if size > limits.max_event_bytes:
+    check_json_value(raw)
+    encoded = orjson.dumps(raw)
+    if len(encoded) > limits.max_event_bytes:
         raise MessageRejected(
             "event_too_large",
-            f"the message is {size} bytes; the limit is {limits.max_event_bytes} bytes per event",
+            f"the message is {len(encoded)} bytes; the limit is {limits.max_event_bytes} bytes per event",
         )
-    check_json_value(raw)
+    if _has_nul_escape(encoded):
+        raise MessageRejected("nul_character", "a key or string contains a NUL character")
     user_id = _optional_id(raw, "userId")
     anonymous_id = _optional_id(raw, "anonymousId")
     previous_id = _optional_id(raw, "previousId")
@@ -256,7 +265,7 @@ def parse_message(
         traits = _object(context, "traits")
     return EventRecord(
         workspace_id=workspace_id,
-        message_id=_optional_id(raw, "messageId") or message_id_fallback,
+        message_id=_optional_id(raw, "messageId") or new_message_id(),
         type=kind,
         event=name,
         user_id=user_id,

@@ -104,6 +104,17 @@ class IdentityGraph:
     assigned: dict[Identifier, str] = field(default_factory=dict)
     created: set[str] = field(default_factory=set)
     merges: list[MergeDecision] = field(default_factory=list)
+    # The reverse of ``owners``, kept in step so per-event lookups stay O(1).
+    held: dict[str, set[Identifier]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for identifier, owner in self.owners.items():
+            self.held.setdefault(owner, set()).add(identifier)
+
+    def load(self, identifier: Identifier, profile_id: str) -> None:
+        """Record an identifier as stored (not a change to save)."""
+        self.owners[identifier] = profile_id
+        self.held.setdefault(profile_id, set()).add(identifier)
 
     def owner(self, identifier: Identifier) -> str | None:
         """Return the profile an identifier belongs to, if any."""
@@ -111,17 +122,22 @@ class IdentityGraph:
 
     def identifiers_of(self, profile_id: str) -> list[Identifier]:
         """Return the identifiers the graph knows for a profile."""
-        return [ident for ident, owner in self.owners.items() if owner == profile_id]
+        return sorted(self.held.get(profile_id, ()))
 
     def user_ids_of(self, profile_id: str) -> set[str]:
         """Return the userIds of a profile."""
-        return {v for (k, v), owner in self.owners.items() if k == "user_id" and owner == profile_id}
+        return {value for kind, value in self.held.get(profile_id, ()) if kind == "user_id"}
 
     def assign(self, identifier: Identifier, profile_id: str) -> None:
         """Point an identifier at a profile."""
-        if self.owners.get(identifier) != profile_id:
-            self.owners[identifier] = profile_id
-            self.assigned[identifier] = profile_id
+        previous = self.owners.get(identifier)
+        if previous == profile_id:
+            return
+        if previous is not None:
+            self.held[previous].discard(identifier)
+        self.owners[identifier] = profile_id
+        self.held.setdefault(profile_id, set()).add(identifier)
+        self.assigned[identifier] = profile_id
 
 
 def _conflicting(graph: IdentityGraph, a: str, b: str) -> bool:

@@ -95,7 +95,7 @@ class SqlProfileStore:
                         identities.c.profile_id.in_(list(part)),
                     )
                 ):
-                    graph.owners[(row.kind, row.value)] = row.profile_id
+                    graph.load((row.kind, row.value), row.profile_id)
                 for row in conn.execute(
                     profiles.select().where(
                         profiles.c.workspace_id == workspace_id, profiles.c.id.in_(list(part))
@@ -240,15 +240,16 @@ class SqlProfileStore:
         for row in rows:
             old = existing.get((row["workspace_id"], row["device_id"]))
             if old is not None:
+                first = min(old["first_seen"], row["first_seen"])
+                last = max(old["last_seen"], row["last_seen"])
                 if row["last_seen"] >= old["last_seen"]:
                     # A newer sighting wins, keeping older details it does not repeat.
                     row.update({k: v for k, v in old.items() if row.get(k) is None})
                 else:
                     row.update({k: v for k, v in old.items() if v is not None})
-                row["first_seen"] = min(old["first_seen"], row["first_seen"])
-                row["last_seen"] = max(old["last_seen"], row["last_seen"])
+                row["first_seen"], row["last_seen"] = first, last
             merged.append(row)
-        columns = [c for c in merged[0] if c not in {"workspace_id", "device_id", "first_seen"}]
+        columns = [c for c in merged[0] if c not in {"workspace_id", "device_id"}]
         upsert(conn, devices, merged, keys=["workspace_id", "device_id"], update=columns)
 
     def _existing_devices(
