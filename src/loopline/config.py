@@ -55,6 +55,19 @@ class Settings(BaseSettings):
         default=100_000,
         description="Per-workspace ingest rate limit; above it ingest answers 429.",
     )
+    projection_interval_ms: float = Field(
+        default=250.0,
+        description="How long the projector lets committed events gather before a step.",
+    )
+    projection_batch_events: int = Field(
+        default=50_000, ge=1, description="Most events the projector applies in one step."
+    )
+    projection_cpu_share: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="Largest share of time the projector spends while behind, so acks keep priority.",
+    )
     session_timeout_minutes: int = Field(
         default=30, description="Inactivity that ends a session in computed properties."
     )

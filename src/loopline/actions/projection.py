@@ -8,6 +8,7 @@ applied exactly once even across crashes, and profiles can always be rebuilt.
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from datetime import timedelta
 
@@ -73,13 +74,23 @@ def do_project_once(services: Services, *, limit: int = BATCH) -> int:
 
 
 class Projector:
-    """Runs the projection in a background thread, woken after each commit."""
+    """Runs the projection in a background thread, woken after each commit.
+
+    Acknowledging ingest has priority over updating profiles: the projector waits a
+    moment after a wake so each step covers many events (a step's fixed cost is large),
+    and while it is behind it spends at most ``cpu_share`` of its time projecting, so a
+    burst of ingest delays profiles by seconds instead of slowing every ack.
+    """
 
     def __init__(self, services: Services) -> None:
+        settings = services.settings
         self._services = services
+        self._interval = settings.projection_interval_ms / 1000
+        self._batch = settings.projection_batch_events
+        self._share = settings.projection_cpu_share
         self._wake = threading.Event()
-        self._idle = threading.Condition()
-        self._stop = False
+        self._stopping = threading.Event()
+        self._idle = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="loopline-projector", daemon=True)
         self.last_error: Exception | None = None
 
@@ -89,7 +100,7 @@ class Projector:
 
     def stop(self) -> None:
         """Stop after the current step."""
-        self._stop = True
+        self._stopping.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -99,18 +110,29 @@ class Projector:
         self._wake.set()
 
     def catch_up(self) -> None:
-        """Project every committed event now, in the calling thread's turn."""
+        """Project every committed event now, without pausing between steps."""
         with self._idle:
-            while do_project_once(self._services):
+            while do_project_once(self._services, limit=self._batch):
                 pass
 
+    def _step(self) -> bool:
+        with self._idle:
+            started = time.monotonic()
+            moved = do_project_once(self._services, limit=self._batch)
+            spent = time.monotonic() - started
+        if moved:
+            self._stopping.wait(spent * (1 / self._share - 1))
+        return bool(moved)
+
     def _run(self) -> None:
-        while not self._stop:
+        while not self._stopping.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
+            self._stopping.wait(self._interval)
             try:
-                self.catch_up()
+                while self._step() and not self._stopping.is_set():
+                    pass
                 self.last_error = None
             except Exception as error:  # noqa: BLE001 - keep projecting; surfaced in /health
                 self.last_error = error
-                self._wake.wait(timeout=1.0)
+                self._stopping.wait(1.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,10 +62,14 @@ class Computed:
 
     def as_json(self) -> dict[str, Any]:
         """Return the computed properties, derived ones included, as JSON-ready values."""
-        data = asdict(self)
-        for key, value in data.items():
-            if isinstance(value, datetime):
-                data[key] = value.isoformat()
+        # Built field by field: dataclasses.asdict deep-copies and costs several times more
+        # on the projection's hot path.
+        data: dict[str, Any] = {name: getattr(self, name) for name in _SCALAR_FIELDS}
+        for name in _TIME_FIELDS:
+            value = getattr(self, name)
+            data[name] = value.isoformat() if value is not None else None
+        data["category_counts"] = dict(self.category_counts)
+        data["order_returns"] = {key: list(value) for key, value in self.order_returns.items()}
         data["refunded_revenue"] = self.refunded_revenue
         data["net_revenue"] = self.net_revenue
         data["return_rate"] = self.return_rate
@@ -77,10 +81,17 @@ class Computed:
         """Rebuild computed properties from their stored JSON form."""
         known = set(cls.__dataclass_fields__)  # derived values in the JSON are recomputed
         values = {key: value for key, value in data.items() if key in known}
-        for key in ("first_seen", "last_seen", "last_session_at", "last_order_at"):
+        for key in _TIME_FIELDS:
             if isinstance(values.get(key), str):
                 values[key] = datetime.fromisoformat(values[key])
         return cls(**values)
+
+
+_TIME_FIELDS = ("first_seen", "last_seen", "last_session_at", "last_order_at")
+_SCALAR_FIELDS = tuple(
+    name for name in Computed.__dataclass_fields__
+    if name not in _TIME_FIELDS and name not in ("category_counts", "order_returns")
+)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:

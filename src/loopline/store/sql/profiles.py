@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from loopline.store.sql.upsert import upsert
 identities_table, devices_table = identities, devices
 
 CHUNK = 500
+DEVICE_COLUMNS = tuple(name for name in DeviceSeen.__dataclass_fields__ if name != "seen_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +230,8 @@ class SqlProfileStore:
     def _save_devices(self, conn: sa.Connection, seen: Sequence[tuple[str, DeviceSeen]]) -> None:
         rows = []
         for workspace_id, device in seen:
-            row = asdict(device)
-            seen_at = row.pop("seen_at")
+            row = {name: getattr(device, name) for name in DEVICE_COLUMNS}
+            seen_at = device.seen_at
             rows.append({**row, "workspace_id": workspace_id, "first_seen": seen_at,
                          "last_seen": seen_at})
         if not rows:
