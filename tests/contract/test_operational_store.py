@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from tests.factories import make_record
 
 from loopline.actions.projection import CURSOR, do_project_once
 from loopline.actions.workspaces import do_create_workspace
@@ -15,7 +16,6 @@ from loopline.domain.identity import IdentityGraph
 from loopline.domain.profiles import Profile
 from loopline.store import migrations
 from loopline.store.sql.profiles import ProjectionBatch
-from tests.factories import make_record
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -26,6 +26,10 @@ ID_COLUMNS = {"user_id": "userId", "userid": "userId", "anonymous_id": "anonymou
               "anonymousid": "anonymousId"}
 
 
+class ImportRejected(ValueError):
+    """The file as a whole cannot be imported; nothing was stored."""
+
+
 @dataclass(slots=True)
 class ImportReport:
     """How an import went: rows stored, rows refused with the reason, and whether it resumed."""
@@ -87,8 +91,8 @@ def _row_message(row: dict[str, str]) -> tuple[dict[str, Any] | None, str | None
 
 
 def iter_rows(text: str) -> Iterator[dict[str, str]]:
-    """Yield CSV rows as dicts keyed by the header."""
-    yield from csv.DictReader(io.StringIO(text))
+    """Yield CSV rows as dicts keyed by the header; any line ending (CRLF, LF, bare CR) works."""
+    yield from csv.DictReader(io.StringIO(text, newline=""))
 
 
 def do_import_customers(
@@ -96,12 +100,19 @@ def do_import_customers(
     filename: str, progress: Any = None,
 ) -> ImportReport:
     """Import a CSV of customers; resume from the last stored chunk if the file was seen before."""
+    if services.workspaces.get_workspace(workspace_id=workspace_id) is None:
+        raise ImportRejected(f"there is no workspace {workspace_id[:60]!r}")
+    try:
+        # The whole file is read before anything is stored, so a file the reader refuses
+        # leaves no trace.
+        rows = list(iter_rows(decode_csv(data)))
+    except csv.Error as error:
+        raise ImportRejected(f"the file is not valid CSV: {error}") from None
     digest = hashlib.sha256(data).hexdigest()
     state = services.privacy.start_import(
         import_id="im_" + str(ULID()).lower(), workspace_id=workspace_id, file_sha256=digest,
         filename=filename[:300], now=services.clock.now(),
     )
-    rows = list(iter_rows(decode_csv(data)))
     report = ImportReport(state.id, rows_total=len(rows), resumed_from=state.rows_done)
     report.errors = list(state.errors)
     report.rows_failed = state.rows_failed
@@ -120,8 +131,8 @@ def do_import_customers(
                 workspace_id=workspace_id, payload=message, kind="identify",
                 received_at=services.clock.now(),
             )
-            for error in outcome.errors:
-                report.errors.append({"row": number, "message": error.message})
+            for problem_found in outcome.errors:
+                report.errors.append({"row": number, "message": problem_found.message})
                 report.rows_failed += 1
             records.extend(prepared)
         pipeline.commit_sync([_as_import(r) for r in records], IngestOutcome())

@@ -45,7 +45,13 @@ def iter_export(services: Services, *, workspace_id: str, reference: str) -> Ite
 
 
 def do_erase(services: Services, *, workspace_id: str, reference: str) -> ErasureRow:
-    """Erase a person: profile, identities, devices, consents, events; suppress their ids."""
+    """Erase a person: profile, identities, devices, consents, events; suppress their ids.
+
+    Repeating a request for the same reference returns the job it started.
+    """
+    existing = services.privacy.find_erasure(workspace_id=workspace_id, reference=reference)
+    if existing is not None:
+        return existing
     now = services.clock.now()
     profile = find_profile(services, workspace_id=workspace_id, reference=reference)
     job = services.privacy.start_erasure(

@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from loopline import __version__
 from loopline.api import exports, ingest, management
-from loopline.api.errors import install_error_handlers
+from loopline.api.auth import access_workspace, require_admin
+from loopline.api.errors import ERROR_SCHEMA, install_error_handlers
 from loopline.bootstrap import Runtime
 
 
@@ -44,9 +46,9 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
         allow_headers=["*"], max_age=86_400,
     )
     install_error_handlers(app)
-    app.include_router(ingest.router)
-    app.include_router(management.router)
-    app.include_router(exports.router)
+    routers = (ingest.router, management.router, exports.router)
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/health", tags=["operations"])
     def health(request: Request) -> dict[str, Any]:
@@ -59,20 +61,80 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
             "projection_error": type(error).__name__ if error else None,
         }
 
-    _declare_security(app)
+    _complete_openapi(app, routers)
     return app
 
 
-def _declare_security(app: FastAPI) -> None:
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+# Errors every management route can answer, by how the route is authenticated.
+WORKSPACE_ERRORS = {
+    "400": "The request is malformed or its input is invalid.",
+    "401": "The secret key is missing, unknown, revoked or of the wrong kind.",
+    "404": "No such object in this workspace (for the administrator: no such workspace).",
+    "422": "The request does not match the API.",
+}
+ADMIN_ERRORS = {
+    "400": "The request body is malformed.",
+    "401": "The route needs the instance administrator token.",
+    "422": "The request does not match the API.",
+}
+
+
+def _depends_on(route: APIRoute, dependency: Any) -> bool:
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        if dependant.call is dependency:
+            return True
+        stack.extend(dependant.dependencies)
+    return False
+
+
+def _complete_openapi(app: FastAPI, routers: tuple[APIRouter, ...]) -> None:
+    """Declare the security schemes and the errors each route answers, in the one error shape."""
     original = app.openapi
+    documented: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+    for route in (route for router in routers for route in router.routes):
+        if not isinstance(route, APIRoute):
+            continue
+        if _depends_on(route, access_workspace):
+            auth = ("secretKey", WORKSPACE_ERRORS)
+        elif _depends_on(route, require_admin):
+            auth = ("adminToken", ADMIN_ERRORS)
+        else:
+            continue
+        for method in route.methods or ():
+            documented[(route.path, method.lower())] = auth
 
     def openapi() -> dict[str, Any]:
         schema = original()
-        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update({
+        components = schema.setdefault("components", {})
+        components.setdefault("securitySchemes", {}).update({
             "writeKeyBasic": {"type": "http", "scheme": "basic",
                               "description": "The write key as the user name, empty password."},
-            "secretKey": {"type": "http", "scheme": "bearer"},
+            "secretKey": {"type": "http", "scheme": "bearer",
+                          "description": "A workspace's secret key (lls_…)."},
+            "adminToken": {"type": "http", "scheme": "bearer",
+                           "description": "The instance administrator token from the server file."},
         })
+        schemas = components.setdefault("schemas", {})
+        schemas["Error"] = ERROR_SCHEMA
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
+                responses = operation.setdefault("responses", {})
+                if (path, method) in documented:
+                    scheme, errors = documented[(path, method)]
+                    operation.setdefault("security", [{scheme: []}])
+                    for status, description in errors.items():
+                        responses.setdefault(status, {"description": description})
+                for status, response in responses.items():
+                    if status[:1] in ("4", "5"):
+                        # FastAPI documents its own 422 body; ours is the error shape.
+                        response["content"] = {"application/json": {"schema": ERROR_REF}}
+                if "422" in responses:
+                    responses["422"]["description"] = "The request does not match the API."
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -37,9 +37,34 @@ class ApiError(Exception):
         self.extra = extra or {}
 
 
+# The one error shape, as the OpenAPI description publishes it for every 4xx and 5xx.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["success", "error", "code", "message"],
+    "properties": {
+        "success": {"type": "boolean", "enum": [False]},
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        },
+        "code": {"type": "string", "description": "The same as error.code."},
+        "message": {"type": "string", "description": "The same as error.message."},
+    },
+    "additionalProperties": True,
+}
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    """Return the JSON body of an error response."""
-    return {"success": False, "error": {"code": code, "message": message}, **extra}
+    """Return the JSON body of an error response.
+
+    ``code`` and ``message`` are repeated at the top level because that is where the
+    Segment and RudderStack SDKs read them: without them the RudderStack SDK fails with
+    ``KeyError('code')`` and retries a refused batch (a 400 or 401) as if the network had
+    failed, instead of giving up and reporting the status to its error callback.
+    """
+    return {"success": False, "error": {"code": code, "message": message},
+            "code": code, "message": message, **extra}
 
 
 def install_error_handlers(app: FastAPI) -> None:

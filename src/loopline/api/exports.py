@@ -16,7 +16,12 @@ router = APIRouter(prefix="/api/v1", tags=["management"])
 TRAIT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
-@router.get("/exports/profiles.csv", response_model=None)
+@router.get(
+    "/exports/profiles.csv",
+    response_model=None,
+    response_class=StreamingResponse,
+    responses={200: {"description": "Live profiles as CSV.", "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 def export_profiles_csv(
     request: Request,
     workspace_id: Annotated[str, Depends(access_workspace)],

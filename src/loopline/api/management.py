@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from loopline.actions.imports import do_import_customers
+from loopline.actions.imports import ImportRejected, do_import_customers
 from loopline.actions.merges import MergeNotFound, UnmergeRefused, do_unmerge
 from loopline.actions.privacy import do_erase, erasure_json, iter_export
 from loopline.actions.profiles import (
@@ -132,9 +132,6 @@ def export_profile(request: Request, reference: str, workspace_id: Workspace) ->
 def erase_profile(request: Request, reference: str, workspace_id: Workspace) -> dict[str, Any]:
     """Erase a person: profile, identities, devices, consents and events; suppress their ids."""
     services = _services(request)
-    existing = services.privacy.find_erasure(workspace_id=workspace_id, reference=reference)
-    if existing is not None:
-        return erasure_json(existing)
     try:
         row = do_erase(services, workspace_id=workspace_id, reference=reference)
     except ProfileNotFound:
@@ -190,8 +187,12 @@ def create_workspace(request: Request, body: WorkspaceCreate) -> JsonResponse:
     )
 
 
-@router.post("/imports", openapi_extra={
-    "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
+@router.post(
+    "/imports",
+    responses={413: {"description": "The CSV body is over the import limit."}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 async def import_customers(
     request: Request,
     workspace_id: Workspace,
@@ -202,14 +203,18 @@ async def import_customers(
     if not data.strip():
         raise ApiError(400, "empty_file", "the CSV file is empty")
     runtime = request.app.state.runtime
-    report = await run_in_threadpool(
-        do_import_customers, runtime.services, runtime.pipeline,
-        workspace_id=workspace_id, data=data, filename=filename,
-    )
+    try:
+        report = await run_in_threadpool(
+            do_import_customers, runtime.services, runtime.pipeline,
+            workspace_id=workspace_id, data=data, filename=filename,
+        )
+    except ImportRejected as error:
+        raise ApiError(400, "invalid_csv", str(error)) from None
     return report.as_json()
 
 
-@router.post("/merges/{merge_id}/undo")
+@router.post("/merges/{merge_id}/undo",
+             responses={409: {"description": "The merge cannot be undone (see the message)."}})
 def undo_merge(request: Request, merge_id: str, workspace_id: Workspace) -> dict[str, Any]:
     """Undo a merge: both profiles come back and their events follow their identifiers."""
     try:

@@ -52,6 +52,24 @@ def batch_schema() -> dict[str, Any]:
     }
 
 
+_MESSAGE_ERROR = {
+    "type": "object",
+    "required": ["index", "code", "message"],
+    "properties": {"index": {"type": "integer"}, "messageId": {"type": ["string", "null"]},
+                   "code": {"type": "string"}, "message": {"type": "string"}},
+}
+_RESULT = {
+    "type": "object",
+    "required": ["success", "accepted", "suppressed", "errors"],
+    "properties": {"success": {"type": "boolean"}, "accepted": {"type": "integer"},
+                   "suppressed": {"type": "integer"}, "errors": {"type": "array", "items": _MESSAGE_ERROR}},
+}
+
+
+def _result(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _RESULT}}}
+
+
 def ingest_openapi(kind: str | None) -> dict[str, Any]:
     """Return the OpenAPI fragment of an ingest route: body, auth and responses."""
     schema = message_schema(kind) if kind else batch_schema()
@@ -59,8 +77,8 @@ def ingest_openapi(kind: str | None) -> dict[str, Any]:
         "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
         "security": [{"writeKeyBasic": []}],
         "responses": {
-            "200": {"description": "Every message was stored."},
-            "207": {"description": "Some messages were stored; the others are listed in errors."},
+            "200": _result("Every message was stored."),
+            "207": _result("Some messages were stored; the others are listed in errors."),
             "400": {"description": "Malformed body, or no valid message."},
             "401": {"description": "Missing, unknown, revoked or mixed write keys."},
             "413": {"description": "The body is over the batch limit."},

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 Bench = Callable[..., dict[str, Any]]
-BENCHES: dict[str, Bench] = {}
+
+
+def _lazy(module: str, function: str) -> Bench:
+    """Return a bench that imports its module only when run, so ``loopline --help`` stays fast."""
+
+    def run(**options: Any) -> dict[str, Any]:
+        bench: Bench = getattr(importlib.import_module(module), function)
+        return bench(**options)
+
+    run.__name__ = function
+    return run
+
+
+BENCHES: dict[str, Bench] = {
+    "ingest": _lazy("loopline.bench.ingest", "run_ingest"),
+    "ingest-single": _lazy("loopline.bench.ingest", "run_ingest_single"),
+}

@@ -20,7 +20,8 @@ serve.register(app)
 demo.register(app)
 admin.register(app)
 bench.register(app)
-err = Console(stderr=True)
+# soft_wrap keeps each error on one line whatever the terminal width (or none).
+err = Console(stderr=True, soft_wrap=True)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from loopline.actions.imports import do_import_customers
+from loopline.actions.imports import ImportRejected, do_import_customers
 from loopline.actions.privacy import do_erase, erasure_json, iter_export
 from loopline.actions.profiles import ProfileNotFound
 from loopline.actions.workspaces import do_create_workspace
@@ -108,11 +108,14 @@ def register(app: typer.Typer) -> None:
 
     @imports.command("customers")
     def import_customers(
-        file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+        file: Annotated[Path, typer.Argument(help="A CSV file with a header row.")],
         workspace_id: Annotated[str, typer.Option("--workspace", help="Workspace id.")],
     ) -> None:
         """Import customers and prospects from CSV (upsert by user_id, email or phone)."""
-        data = file.read_bytes()
+        try:
+            data = file.read_bytes()
+        except OSError as error:
+            raise CliError(f"cannot read {file}: {error.strerror or error}") from None
         info = running_server()
         if info is not None:
             with console.status(f"importing {file.name} through the running server"):
@@ -122,14 +125,17 @@ def register(app: typer.Typer) -> None:
             rows = max(0, data.count(b"\n") - 1)
             with local_runtime() as runtime, _progress() as progress:
                 task = progress.add_task(f"importing {file.name}", total=rows or None)
-                report = do_import_customers(
-                    runtime.services, runtime.pipeline, workspace_id=workspace_id, data=data,
-                    filename=file.name, progress=lambda n: progress.advance(task, n),
-                ).as_json()
+                try:
+                    report = do_import_customers(
+                        runtime.services, runtime.pipeline, workspace_id=workspace_id, data=data,
+                        filename=file.name, progress=lambda n: progress.advance(task, n),
+                    ).as_json()
+                except ImportRejected as rejected:
+                    raise CliError(str(rejected)) from None
         console.print(f"imported {report['rows_imported']} of {report['rows_total']} rows; "
                       f"{report['rows_failed']} failed")
-        for error in report["errors"][:20]:
-            console.print(f"  line {error['row']}: {error['message']}")
+        for row_error in report["errors"][:20]:
+            console.print(f"  line {row_error['row']}: {row_error['message']}")
 
     @export.command("profile")
     def export_profile(

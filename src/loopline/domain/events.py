@@ -109,7 +109,12 @@ def parse_timestamp(value: Any, field_name: str) -> datetime | None:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise MessageRejected(
+            "invalid_timestamp", f"{field_name} {value[:40]!r} lies outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 def correct_timestamp(
@@ -123,7 +128,11 @@ def correct_timestamp(
     """Return the event time, corrected for device clock skew, and a flag if it was absurd."""
     if original_timestamp is not None and sent_at is not None:
         # Segment's formula: the device clock's offset is (sentAt - receivedAt).
-        chosen = received_at - (sent_at - original_timestamp)
+        try:
+            chosen = received_at - (sent_at - original_timestamp)
+        except OverflowError:
+            # A skew larger than the calendar: the device clock is meaningless.
+            return received_at, "past" if original_timestamp < sent_at else "future"
     elif timestamp is not None:
         chosen = timestamp
     elif original_timestamp is not None:
@@ -225,7 +234,7 @@ def parse_message(
     if not isinstance(raw, dict):
         raise MessageRejected("invalid_message", "each message must be a JSON object")
     kind = raw.get("type", default_type)
-    if kind not in MESSAGE_TYPES:
+    if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
         raise MessageRejected(
             "invalid_type", f"type must be one of {', '.join(sorted(MESSAGE_TYPES))}"
         )

@@ -1,0 +1,285 @@
+"""Tenant isolation and key handling across every management route.
+
+The routes are read from the application's own OpenAPI description, so a new route is
+in the matrix as soon as it exists: the test fails until it knows how to call it (sample
+ids for a new path parameter, a body for a new request body).
+
+Workspace A owns a customer with every kind of identifier, a merge, an erasure, consents
+and extra keys. Workspace B's secret key, pointed at any of A's objects, must get the
+same answer as for an object that does not exist (404, nothing of A's in the body) and
+change nothing of A's; B's collection routes must show B's data only. A's write key and
+no key at all must be refused (401) everywhere. Finally no key text, and no secret part
+of a key, may ever reach the logs or the process output.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from loopline.actions.workspaces import WorkspaceCreated
+from loopline.bootstrap import Runtime
+from loopline.domain.keys import parse_key
+from tests.conftest import ADMIN_TOKEN, basic, bearer, settle
+
+Operation = tuple[str, str]  # (METHOD, path template)
+
+CONSENTS = {"choices": [{"channel": "email", "topic": "all", "status": "opted_out", "source": "mallory"}]}
+# B uploads A's identifiers: the rows must land in B, never on A's profile.
+IMPORT_CSV = b"user_id,email,first_name\nu-ana,ana@example.com,Mallory\n"
+BODIES: dict[Operation, dict[str, Any]] = {
+    ("PUT", "/api/v1/profiles/{reference}/consents"): {"json": CONSENTS},
+    ("POST", "/api/v1/keys"): {"json": {"kind": "secret", "label": "mallory"}},
+    ("POST", "/api/v1/workspaces"): {"json": {"name": "Mallory's shop"}},
+    ("POST", "/api/v1/imports"): {"content": IMPORT_CSV, "headers": {"Content-Type": "text/csv"}},
+}
+QUERIES: dict[Operation, dict[str, str]] = {
+    ("GET", "/api/v1/profiles"): {"search": "ana"},
+    ("GET", "/api/v1/exports/profiles.csv"): {"traits": "firstName,city"},
+}
+
+
+def management_operations(client: TestClient) -> list[tuple[Operation, dict[str, Any]]]:
+    """Every management operation with its OpenAPI description, from the running app."""
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    return [
+        ((method.upper(), path), operation)
+        for path, item in spec["paths"].items() if path.startswith("/api/")
+        for method, operation in item.items()
+    ]
+
+
+def path_params(path: str) -> list[str]:
+    return re.findall(r"\{([^}]+)\}", path)
+
+
+@dataclass
+class Tenant:
+    """Workspace A's objects, as ids to aim at and as text that must never leak."""
+
+    references: list[str]
+    erasure_id: str
+    merge_id: str
+    key_ids: list[str]
+    sentinels: set[str] = field(default_factory=set)
+
+    def samples(self, name: str) -> list[str]:
+        """Return A's ids for a path parameter of this name."""
+        known = {"reference": self.references, "erasure_id": [self.erasure_id],
+                 "merge_id": [self.merge_id], "key_id": self.key_ids}
+        assert name in known, f"add workspace A's ids for path parameter {{{name}}} to the isolation matrix"
+        return known[name]
+
+
+def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) -> Tenant:
+    """Give workspace A a customer with every kind of identifier, a merge, an erasure and keys."""
+    response = client.post("/v1/batch", headers=basic(a.write_key), json={"batch": [
+        {"type": "track", "anonymousId": "dev-ana", "event": "Product Viewed",
+         "properties": {"category": "sentinel-category"},
+         "context": {"device": {"id": "dev-ana", "token": "sentinel-push-token"}}},
+        {"type": "identify", "anonymousId": "dev-ana", "traits": {"nickname": "sentinel-nick"}},
+        {"type": "track", "userId": "u-ana", "event": "Order Completed",
+         "properties": {"order_id": "sentinel-order", "revenue": 4242}},
+        {"type": "identify", "userId": "u-ana", "anonymousId": "dev-ana", "traits": {
+            "email": "ana@example.com", "phone": "+49 30 1234567", "firstName": "Anastasia",
+            "city": "Sentinelburg"}},
+        {"type": "identify", "userId": "u-gone", "traits": {"email": "gone@example.com"}},
+    ]})
+    assert response.status_code == 200, response.text
+    settle(runtime)
+    secret = bearer(a.secret_key)
+    assert client.put("/api/v1/profiles/u-ana/consents", headers=secret,
+                      json={"choices": [{"channel": "sms", "status": "opted_in"}]}).status_code == 200
+    erasure = client.post("/api/v1/profiles/u-gone/erase", headers=secret)
+    assert erasure.status_code == 202, erasure.text
+    extra = client.post("/api/v1/keys", headers=secret, json={"kind": "write", "label": "android"})
+    assert extra.status_code == 201
+    view = client.get("/api/v1/profiles/u-ana", headers=secret).json()
+    (merge,) = view["merges"]
+    keys = [k["id"] for k in client.get("/api/v1/keys", headers=secret).json()["items"]]
+    assert len(keys) == 3
+    tenant = Tenant(
+        references=["u-ana", "dev-ana", "ana@example.com", "+49301234567", view["id"]],
+        erasure_id=erasure.json()["id"], merge_id=merge["id"], key_ids=keys,
+    )
+    tenant.sentinels = {
+        *tenant.references, tenant.erasure_id, tenant.merge_id, *tenant.key_ids, a.id, merge["loser_id"],
+        "Anastasia", "Sentinelburg", "sentinel-nick", "sentinel-category", "sentinel-push-token",
+        "sentinel-order", "4242", "u-gone", "gone@example.com", "android",
+    }
+    return tenant
+
+
+def snapshot(client: TestClient, a: WorkspaceCreated, tenant: Tenant) -> dict[str, Any]:
+    """Everything A can read about its objects."""
+    secret = bearer(a.secret_key)
+    state: dict[str, Any] = {
+        ref: client.get(f"/api/v1/profiles/{ref}", headers=secret).json() for ref in tenant.references
+    }
+    state["export"] = orjson.loads(client.get("/api/v1/profiles/u-ana/export", headers=secret).content)
+    state["keys"] = client.get("/api/v1/keys", headers=secret).json()
+    state["erasure"] = client.get(f"/api/v1/erasures/{tenant.erasure_id}", headers=secret).json()
+    state["listing"] = client.get("/api/v1/profiles", headers=secret).json()
+    return state
+
+
+def call(client: TestClient, operation: Operation, headers: dict[str, str],
+         params: dict[str, str] | None = None) -> Any:
+    method, template = operation
+    path = template.format(**(params or {}))
+    extra = BODIES.get(operation, {})
+    return client.request(method, path, headers={**headers, **extra.get("headers", {})},
+                          params=QUERIES.get(operation),
+                          **{k: v for k, v in extra.items() if k != "headers"})
+
+
+def leaked(text: str, tenant: Tenant, asked: str | None = None) -> set[str]:
+    """Return A's sentinel strings found in a response (the id the caller sent aside)."""
+    if asked:
+        text = text.replace(asked, "")
+    return {s for s in tenant.sentinels if s in text}
+
+
+def instances(operation: Operation, tenant: Tenant) -> list[dict[str, str]]:
+    """Return the path parameters to aim at A's objects: each sample of the first parameter."""
+    names = path_params(operation[1])
+    if not names:
+        return [{}]
+    assert len(names) == 1, f"{operation}: teach the isolation matrix to combine several path parameters"
+    return [{names[0]: value} for value in tenant.samples(names[0])]
+
+
+def test_foreign_secret_key_sees_and_changes_nothing_of_another_workspace(
+    client: TestClient, runtime: Runtime, workspace: WorkspaceCreated, other_workspace: WorkspaceCreated,
+) -> None:
+    a, b = workspace, other_workspace
+    tenant = build_tenant_a(client, runtime, a)
+    before = snapshot(client, a, tenant)
+    operations = management_operations(client)
+    for (method, path), description in operations:
+        if "requestBody" in description:
+            assert (method, path) in BODIES, f"add a request body for {method} {path} to the isolation matrix"
+    # Object routes first: B's own import (last) may create B's own "u-ana", which is B's to see.
+    operations.sort(key=lambda item: (not path_params(item[0][1]), item[0][1] == "/api/v1/imports"))
+
+    b_key = bearer(b.secret_key)
+    seen = []
+    for operation, description in operations:
+        security = {name for requirement in description.get("security", []) for name in requirement}
+        assert security in ({"secretKey"}, {"adminToken"}), f"{operation}: declare how the route is authenticated"
+        for params in instances(operation, tenant):
+            asked = next(iter(params.values()), None)
+            response = call(client, operation, b_key, params)
+            label = (operation, asked, response.status_code, response.text[:300])
+            if security == {"adminToken"}:
+                assert response.status_code in (401, 403), label
+            elif params:
+                missing = call(client, operation, b_key, dict.fromkeys(params, "no-such-object-0"))
+                assert response.status_code == 404, label
+                assert response.json()["code"] == missing.json()["code"], label  # same as "does not exist"
+            else:
+                assert 200 <= response.status_code < 300, label
+            assert not leaked(response.text, tenant, asked), (label, leaked(response.text, tenant, asked))
+            seen.append(operation)
+
+    # B's write key, sending A's identifiers, lands in B too.
+    assert client.post("/v1/identify", headers=basic(b.write_key),
+                       json={"userId": "u-ana", "traits": {"firstName": "Mallory"}}).status_code == 200
+    settle(runtime)
+    assert snapshot(client, a, tenant) == before
+    still = client.post("/v1/track", headers=basic(a.write_key), json={"userId": "u-ana", "event": "x"})
+    assert still.status_code == 200  # none of A's keys was revoked
+    assert {op for op, _ in operations} <= set(seen)
+
+
+def test_write_key_and_no_key_are_refused_on_every_management_route(
+    client: TestClient, runtime: Runtime, workspace: WorkspaceCreated, other_workspace: WorkspaceCreated,
+) -> None:
+    a = workspace
+    tenant = build_tenant_a(client, runtime, a)
+    before = snapshot(client, a, tenant)
+    attempts = {"write key as bearer": bearer(a.write_key), "write key as basic": basic(a.write_key),
+                "secret key as basic": basic(a.secret_key), "no key": {},
+                "revoked-looking key": bearer(a.secret_key[:-6] + "AAAAAA"), "not a key": bearer("hello")}
+    for operation, _ in management_operations(client):
+        for params in instances(operation, tenant):
+            for name, headers in attempts.items():
+                response = call(client, operation, headers, params)
+                label = (operation, params, name, response.status_code, response.text[:200])
+                assert response.status_code == 401, label
+                assert response.json()["success"] is False, label
+                assert not leaked(response.text, tenant, next(iter(params.values()), None)), label
+    assert snapshot(client, a, tenant) == before
+
+
+def test_a_revoked_secret_key_is_refused_everywhere_at_once(
+    client: TestClient, runtime: Runtime, workspace: WorkspaceCreated,
+) -> None:
+    tenant = build_tenant_a(client, runtime, workspace)
+    issued = client.post("/api/v1/keys", headers=bearer(workspace.secret_key), json={"kind": "secret"}).json()
+    assert client.get("/api/v1/keys", headers=bearer(issued["key"])).status_code == 200
+    assert client.delete(f"/api/v1/keys/{issued['id']}", headers=bearer(workspace.secret_key)).status_code == 204
+    for operation, _ in management_operations(client):
+        for params in instances(operation, tenant):
+            assert call(client, operation, bearer(issued["key"]), params).status_code == 401, operation
+
+
+def test_no_key_text_ever_reaches_the_logs_or_the_output(
+    client: TestClient, runtime: Runtime, workspace: WorkspaceCreated, other_workspace: WorkspaceCreated,
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    a, b = workspace, other_workspace
+    secret = bearer(a.secret_key)
+    issued = [client.post("/api/v1/keys", headers=secret, json={"kind": kind, "label": kind}).json()
+              for kind in ("write", "secret")]
+    new_write, new_secret = issued[0]["key"], issued[1]["key"]
+    created = client.post("/api/v1/workspaces", headers=bearer(ADMIN_TOKEN), json={"name": "Logged"}).json()
+    keys = [a.write_key, a.secret_key, b.write_key, b.secret_key, new_write, new_secret,
+            created["write_key"], created["secret_key"]]
+
+    # Use the keys, then fail in every way authentication can fail.
+    assert client.post("/v1/track", headers=basic(new_write), json={"userId": "u", "event": "e"}).status_code == 200
+    assert client.get("/api/v1/keys", headers=bearer(new_secret)).status_code == 200
+    for key in issued:
+        assert client.delete(f"/api/v1/keys/{key['id']}", headers=secret).status_code == 204
+    failures = [
+        client.post("/v1/track", headers=basic(new_write), json={"userId": "u", "event": "e"}),  # revoked
+        client.get("/api/v1/keys", headers=bearer(new_secret)),  # revoked
+        client.post("/v1/track", headers=basic(a.write_key[:-5] + "xxxxx"), json={"userId": "u", "event": "e"}),
+        client.get("/api/v1/keys", headers=bearer(a.secret_key[:-5] + "xxxxx")),
+        client.post("/v1/track", headers=basic(a.secret_key), json={"userId": "u", "event": "e"}),
+        client.get("/api/v1/keys", headers=bearer(a.write_key)),
+        client.get("/api/v1/keys", headers=basic(a.secret_key)),
+        client.post("/v1/track", json={"userId": "u", "event": "e", "writeKey": b.write_key},
+                    headers=basic(a.write_key)),
+        client.post("/v1/batch", headers=basic(a.write_key), json={"batch": [
+            {"type": "track", "userId": "u", "event": "e", "writeKey": b.write_key}]}),
+        client.post("/api/v1/workspaces", headers=bearer(a.secret_key), json={"name": "x"}),
+        client.post("/api/v1/workspaces", headers=bearer(ADMIN_TOKEN[:-3] + "xyz"), json={"name": "x"}),
+    ]
+    assert all(r.status_code == 401 for r in failures), [(r.status_code, r.text) for r in failures]
+    settle(runtime)
+
+    captured = capfd.readouterr()
+    texts = [caplog.text, captured.out, captured.err]
+    for record in caplog.records:
+        texts.append(record.getMessage())
+        texts.append(repr(record.args))
+        texts.append(repr(record.__dict__))
+    everything = "\n".join(texts)
+    assert caplog.records, "nothing was logged: the capture is not working"
+    for key in keys:
+        parsed = parse_key(key)
+        assert parsed is not None
+        for response in failures:
+            assert parsed.secret not in response.text  # error answers do not echo keys either
+        assert key not in everything
+        assert parsed.secret not in everything
+    assert ADMIN_TOKEN not in everything
