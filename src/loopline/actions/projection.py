@@ -23,6 +23,8 @@ from loopline.store.sql.profiles import ProjectionBatch
 
 CURSOR = "profiles"
 BATCH = 5_000
+# Ingest counts as busy while it committed within this many seconds.
+INGEST_QUIET_S = 1.0
 
 
 def _new_id() -> str:
@@ -78,8 +80,9 @@ class Projector:
 
     Acknowledging ingest has priority over updating profiles: the projector waits a
     moment after a wake so each step covers many events (a step's fixed cost is large),
-    and while it is behind it spends at most ``cpu_share`` of its time projecting, so a
-    burst of ingest delays profiles by seconds instead of slowing every ack.
+    and while events keep arriving it spends at most ``cpu_share`` of its time
+    projecting, so a burst of ingest delays profiles by seconds instead of slowing every
+    ack. Once ingest pauses it catches up at full speed.
     """
 
     def __init__(self, services: Services) -> None:
@@ -89,6 +92,7 @@ class Projector:
         self._batch = settings.projection_batch_events
         self._share = settings.projection_cpu_share
         self._wake = threading.Event()
+        self._last_commit = 0.0
         self._stopping = threading.Event()
         self._idle = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="loopline-projector", daemon=True)
@@ -107,6 +111,7 @@ class Projector:
 
     def notify(self, *_: object) -> None:
         """Wake the projector: new events were committed."""
+        self._last_commit = time.monotonic()
         self._wake.set()
 
     def catch_up(self) -> None:
@@ -120,7 +125,8 @@ class Projector:
             started = time.monotonic()
             moved = do_project_once(self._services, limit=self._batch)
             spent = time.monotonic() - started
-        if moved:
+        ingesting = time.monotonic() - self._last_commit < INGEST_QUIET_S
+        if moved and ingesting:
             self._stopping.wait(spent * (1 / self._share - 1))
         return bool(moved)
 

@@ -42,7 +42,7 @@ FULL_BATCH_REQUESTS = 20_000
 EVENTS_PER_BATCH = 100
 # A handful of connections, as a few SDK senders would hold: enough for group commit to
 # gather several requests per transaction without queueing requests behind each other.
-BATCH_CONCURRENCY = 8
+BATCH_CONCURRENCY = 32
 FULL_SINGLE_REQUESTS = 20_000
 SATURATION_CONCURRENCY = (16, 64, 256)
 PACED_FRACTION = 0.7

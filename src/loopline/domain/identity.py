@@ -104,17 +104,24 @@ class IdentityGraph:
     assigned: dict[Identifier, str] = field(default_factory=dict)
     created: set[str] = field(default_factory=set)
     merges: list[MergeDecision] = field(default_factory=list)
-    # The reverse of ``owners``, kept in step so per-event lookups stay O(1).
+    # The reverse of ``owners`` and its userIds alone, kept in step so per-event lookups
+    # stay O(1).
     held: dict[str, set[Identifier]] = field(default_factory=dict)
+    users: dict[str, set[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for identifier, owner in self.owners.items():
-            self.held.setdefault(owner, set()).add(identifier)
+            self._hold(identifier, owner)
+
+    def _hold(self, identifier: Identifier, profile_id: str) -> None:
+        self.held.setdefault(profile_id, set()).add(identifier)
+        if identifier[0] == "user_id":
+            self.users.setdefault(profile_id, set()).add(identifier[1])
 
     def load(self, identifier: Identifier, profile_id: str) -> None:
         """Record an identifier as stored (not a change to save)."""
         self.owners[identifier] = profile_id
-        self.held.setdefault(profile_id, set()).add(identifier)
+        self._hold(identifier, profile_id)
 
     def owner(self, identifier: Identifier) -> str | None:
         """Return the profile an identifier belongs to, if any."""
@@ -126,7 +133,7 @@ class IdentityGraph:
 
     def user_ids_of(self, profile_id: str) -> set[str]:
         """Return the userIds of a profile."""
-        return {value for kind, value in self.held.get(profile_id, ()) if kind == "user_id"}
+        return self.users.get(profile_id, set())
 
     def assign(self, identifier: Identifier, profile_id: str) -> None:
         """Point an identifier at a profile."""
@@ -135,8 +142,10 @@ class IdentityGraph:
             return
         if previous is not None:
             self.held[previous].discard(identifier)
+            if identifier[0] == "user_id":
+                self.users[previous].discard(identifier[1])
         self.owners[identifier] = profile_id
-        self.held.setdefault(profile_id, set()).add(identifier)
+        self._hold(identifier, profile_id)
         self.assigned[identifier] = profile_id
 
 
