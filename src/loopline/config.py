@@ -63,10 +63,10 @@ class Settings(BaseSettings):
         default=50_000, ge=1, description="Most events the projector applies in one step."
     )
     projection_cpu_share: float = Field(
-        default=0.25,
+        default=0.1,
         gt=0.0,
         le=1.0,
-        description="Largest share of time the projector spends while ingest is busy, so acks keep priority.",
+        description="Largest share of time the projector spends while ingest is saturated, so acks keep priority.",
     )
     session_timeout_minutes: int = Field(
         default=30, description="Inactivity that ends a session in computed properties."

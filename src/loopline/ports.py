@@ -71,6 +71,10 @@ class EventStore(Protocol):
         """Return the highest sequence number assigned so far (0 when empty)."""
         ...
 
+    def checkpoint(self) -> None:
+        """Do deferred maintenance (e.g. fold a write-ahead log); the writer calls it when idle."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...

@@ -223,3 +223,11 @@ def test_csv_export_neutralises_formulas(client, runtime, workspace, other_works
     bad = client.get("/api/v1/exports/profiles.csv", params={"traits": "a,=b"},
                      headers=bearer(workspace.secret_key))
     assert bad.status_code == 400
+
+
+def test_health_reports_the_projection_lag(client, runtime, workspace):
+    client.post("/v1/track", json=track("u-lag"), headers=basic(workspace.write_key))
+    settle(runtime)
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["projection_lag_events"] == 0

@@ -428,3 +428,14 @@ def test_duckdb_key_hash_collisions_never_drop_or_duplicate_events(
         assert store.count() == 7
     finally:
         store.close()
+
+
+def test_checkpoint_keeps_everything_and_appends_continue(store: EventStore) -> None:
+    first = [make_record(workspace_id="ws_cp") for _ in range(3)]
+    store.append(first)
+    store.checkpoint()
+    store.append([make_record(workspace_id="ws_cp")])
+    assert store.count(workspace_id="ws_cp") == 4
+    assert [r.message_id for r in store.read_after(0, limit=10) if r.workspace_id == "ws_cp"][:3] == [
+        r.message_id for r in first
+    ]

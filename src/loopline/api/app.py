@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from loopline import __version__
+from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
 from loopline.api import exports, ingest, management
 from loopline.api.auth import access_workspace, require_admin
 from loopline.api.errors import ERROR_SCHEMA, install_error_handlers
@@ -70,13 +71,16 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
 
     @app.get("/health", tags=["operations"])
     def health(request: Request) -> dict[str, Any]:
-        """Report whether ingest and the projection are healthy, and how far behind it is."""
+        """Report the ingest queue, the projection's health, and how many events it has yet to apply."""
         rt: Runtime = request.app.state.runtime
         error = rt.projector.last_error
         return {
             "status": "ok" if error is None else "degraded",
             "queued_events": rt.writer.queued_events,
             "projection_error": type(error).__name__ if error else None,
+            "projection_lag_events": max(
+                0, rt.services.events.last_seq() - rt.services.profiles.get_cursor(name=PROJECTION_CURSOR)
+            ),
         }
 
     _complete_openapi(app, routers)

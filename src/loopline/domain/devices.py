@@ -11,7 +11,7 @@ from loopline.domain.events import EventRecord
 PLATFORM_BY_OS = {"ios": "ios", "ipados": "ios", "android": "android", "mac os x": "web"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built once per event; see EventRecord for why it is not frozen
 class DeviceSeen:
     """What one event says about the device it came from."""
 

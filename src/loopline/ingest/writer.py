@@ -8,14 +8,20 @@ means a durable commit while the cost of a commit is shared by every waiting req
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from loopline.domain.events import EventRecord
 from loopline.ports import AppendResult, EventStore
+
+IDLE_MAINTENANCE_S = 1.0
+log = logging.getLogger(__name__)
 
 
 class Overloaded(RuntimeError):
@@ -50,6 +56,8 @@ class GroupCommitWriter:
         self._on_commit = on_commit
         self._thread = threading.Thread(target=self._run, name="loopline-event-writer", daemon=True)
         self._started = False
+        # (finished at, seconds spent) of recent commits, for utilisation().
+        self._recent: deque[tuple[float, float]] = deque(maxlen=4096)
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -68,6 +76,12 @@ class GroupCommitWriter:
     def queued_events(self) -> int:
         """Return how many events wait for a commit."""
         return self._queued_events
+
+    def utilisation(self, window_s: float = 1.0) -> float:
+        """Return the share of the last ``window_s`` seconds spent committing (1.0 = saturated)."""
+        now = time.monotonic()
+        busy = sum(spent for finished, spent in list(self._recent) if now - finished < window_s)
+        return min(1.0, busy / window_s)
 
     def submit(self, records: Sequence[EventRecord]) -> Future[AppendResult]:
         """Queue records for the next commit; raise Overloaded when the queue is full."""
@@ -88,10 +102,19 @@ class GroupCommitWriter:
 
     def _run(self) -> None:
         stopping = False
+        dirty = False
         while not stopping:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=IDLE_MAINTENANCE_S if dirty else None)
+            except queue.Empty:
+                # Ingest is idle: do the store's deferred maintenance now, not inside a
+                # commit that requests are waiting on.
+                self._maintain()
+                dirty = False
+                continue
             if first is None:
                 break
+            dirty = True
             batch = [first]
             size = len(first.records)
             stopping = self._gather(batch, size)
@@ -111,8 +134,15 @@ class GroupCommitWriter:
             size += len(item.records)
         return False
 
+    def _maintain(self) -> None:
+        try:
+            self._store.checkpoint()
+        except Exception:
+            log.exception("event store maintenance failed")
+
     def _commit(self, batch: list[_Pending]) -> None:
         records = [record for pending in batch for record in pending.records]
+        started = time.monotonic()
         try:
             result = self._store.append(records)
         except Exception as error:  # noqa: BLE001 - every waiter must learn of the failure
@@ -124,5 +154,7 @@ class GroupCommitWriter:
             if self._on_commit is not None:
                 self._on_commit(result)
         finally:
+            finished = time.monotonic()
+            self._recent.append((finished, finished - started))
             with self._lock:
                 self._queued_events -= len(records)

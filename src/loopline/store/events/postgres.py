@@ -339,6 +339,9 @@ class PostgresEventStore:
             row = conn.execute("SELECT last_seq FROM event_store_state WHERE id = 1").fetchone()
         return int(row[0]) if row else 0
 
+    def checkpoint(self) -> None:
+        """Do nothing: PostgreSQL checkpoints on its own schedule, off the commit path."""
+
     def close(self) -> None:
         """Release connections and files."""
         self._pool.close()
