@@ -1,22 +1,19 @@
-"""Fixtures that run the event store contract against every adapter."""
+"""Fixtures that run the event store contract against every adapter.
+
+The PostgreSQL schema per test (``pg_schema``) comes from the suite-wide conftest.
+"""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from loopline.ports import EventStore
 from loopline.store.events.duckdb import DuckdbEventStore
-from loopline.store.events.postgres import PostgresEventStore, split_url
-
-POSTGRES_URL_VARIABLE = "LOOPLINE_TEST_POSTGRES_URL"
+from loopline.store.events.postgres import PostgresEventStore
 
 
 @dataclass
@@ -39,25 +36,6 @@ class Backend:
             store.close()
 
 
-def postgres_url() -> str:
-    """Return the test server URL, or skip the test when none is configured."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not url:
-        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set: PostgreSQL contract tests need a server")
-    return url
-
-
-@pytest.fixture
-def postgres_schema() -> Iterator[tuple[str, str]]:
-    """Yield the server URL and a fresh schema name; drop the schema afterwards."""
-    url = postgres_url()
-    schema = f"loopline_test_{uuid.uuid4().hex[:12]}"
-    yield url, schema
-    conninfo, _ = split_url(url)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """Yield each adapter in turn, on empty storage of its own."""
@@ -67,7 +45,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         yield chosen
         chosen.close_all()
         return
-    url, schema = request.getfixturevalue("postgres_schema")
+    url, schema = request.getfixturevalue("pg_schema")
     chosen = Backend("postgres", lambda: PostgresEventStore(url, schema=schema))
     yield chosen
     chosen.close_all()

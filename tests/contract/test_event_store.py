@@ -344,8 +344,8 @@ def test_open_event_store_picks_the_adapter_from_the_url() -> None:
 
 
 @pytest.mark.postgres
-def test_open_event_store_reads_postgres_schema_from_the_url(postgres_schema: tuple[str, str]) -> None:
-    url, schema = postgres_schema
+def test_open_event_store_reads_postgres_schema_from_the_url(pg_schema: tuple[str, str]) -> None:
+    url, schema = pg_schema
     separator = "&" if "?" in url else "?"
     _, rest = url.split("://", 1)
     store = open_event_store(f"postgresql+psycopg://{rest}{separator}schema={schema}")
@@ -363,10 +363,10 @@ def test_open_event_store_reads_postgres_schema_from_the_url(postgres_schema: tu
 
 
 @pytest.mark.postgres
-def test_postgres_concurrent_appenders_never_let_a_reader_skip_a_row(postgres_schema: tuple[str, str]) -> None:
+def test_postgres_concurrent_appenders_never_let_a_reader_skip_a_row(pg_schema: tuple[str, str]) -> None:
     # Seqs must become visible in order even with several writers: a reader paging with
     # read_after must end up having seen every row, none of them out of order.
-    url, schema = postgres_schema
+    url, schema = pg_schema
     writers = [PostgresEventStore(url, schema=schema) for _ in range(3)]
     reader = PostgresEventStore(url, schema=schema)
     writing = threading.Event()
