@@ -28,7 +28,7 @@ def run_server(settings: Settings, *, host: str, port: int, banner: list[str] | 
     url = f"http://{host}:{port}"
     info = write_server_file(settings.data_dir, url=url)
     app = create_app(runtime, admin_token=info.admin_token)
-    console.print(f"Loopline is running at [bold]{url}[/bold]  (API docs: {url}/api/docs)")
+    console.print(f"Loopline is running at [bold]{url}[/bold]  (API docs: {url}/api/docs)", soft_wrap=True)
     for line in banner or []:
         console.print(line, soft_wrap=True)
     try:
