@@ -9,7 +9,6 @@ from loopline.actions.keys import KeyRing
 from loopline.actions.projection import Projector
 from loopline.config import Settings
 from loopline.ingest.writer import GroupCommitWriter
-from loopline.ports import EventStore
 from loopline.services import Services, SystemClock
 from loopline.store import migrations
 from loopline.store.events import open_event_store
@@ -20,14 +19,12 @@ from loopline.store.sql.profiles import SqlProfileStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
 
-def open_services(settings: Settings, *, with_events: bool = True) -> Services:
+def open_services(settings: Settings) -> Services:
     """Open the stores named by the settings, upgrading the operational schema first."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_store_engine(settings.resolved_database_url)
     migrations.upgrade(engine)
-    events: EventStore = (
-        open_event_store(settings.resolved_analytics_url) if with_events else _NoEvents()  # type: ignore[assignment]
-    )
+    events = open_event_store(settings.resolved_analytics_url)
     return Services(
         settings=settings,
         engine=engine,
@@ -38,16 +35,6 @@ def open_services(settings: Settings, *, with_events: bool = True) -> Services:
         events=events,
         clock=SystemClock(),
     )
-
-
-class _NoEvents:
-    """Stands in for the event store in commands that must not open it (a server owns it)."""
-
-    def __getattr__(self, name: str) -> object:
-        raise RuntimeError(
-            "this command needs the event store, which the running server owns; "
-            "it is routed through the server instead"
-        )
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from loopline.domain import commerce
@@ -67,15 +68,16 @@ def get_profile_view(services: Services, *, workspace_id: str, reference: str) -
     identities = services.lookups.list_identities(
         workspace_id=workspace_id, profile_id=profile.profile_id
     )
-    event_ids = [i for i in identities if i[0] in ("user_id", "anonymous_id")]
-    recent = services.events.list_for_identifiers(
-        workspace_id=workspace_id, identifiers=event_ids, limit=RECENT_EVENTS
-    )
-    transactions = [
-        transaction_json(r)
-        for r in services.events.iter_for_identifiers(workspace_id=workspace_id, identifiers=event_ids)
-        if r.type == "track" and r.event in commerce.TRANSACTION_EVENTS
-    ]
+    # One pass over the person's history yields both the transactions and the most
+    # recent events (oldest first, so the deque ends with the newest).
+    recent: deque[EventRecord] = deque(maxlen=RECENT_EVENTS)
+    transactions = []
+    for record in services.events.iter_for_identifiers(
+        workspace_id=workspace_id, identifiers=[i for i in identities if i[0] in ("user_id", "anonymous_id")]
+    ):
+        recent.append(record)
+        if record.type == "track" and record.event in commerce.TRANSACTION_EVENTS:
+            transactions.append(transaction_json(record))
     return {
         "id": profile.profile_id,
         "traits": profile.traits,
@@ -85,7 +87,7 @@ def get_profile_view(services: Services, *, workspace_id: str, reference: str) -
         "computed": profile.computed.as_json(),
         "merges": services.lookups.list_merges(workspace_id=workspace_id, profile_id=profile.profile_id),
         "transactions": transactions[::-1][:TRANSACTIONS],
-        "recent_events": [event_json(r) for r in recent],
+        "recent_events": [event_json(r) for r in reversed(recent)],
     }
 
 

@@ -33,6 +33,8 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "previous_id",
     "source",
 )
+# The name under which both adapters record their schema version in ``schema_version``.
+SCHEMA_COMPONENT = "events"
 JSON_COLUMNS = frozenset({"properties", "traits", "context"})
 TIMESTAMP_COLUMNS = frozenset({"timestamp", "received_at", "sent_at", "original_timestamp"})
 # Records per round trip when streaming a person's history.
@@ -157,6 +159,7 @@ __all__ = [
     "ITER_CHUNK",
     "JSON_COLUMNS",
     "RECORD_COLUMNS",
+    "SCHEMA_COMPONENT",
     "TIMESTAMP_COLUMNS",
     "duckdb_path_from_url",
     "dump_json",

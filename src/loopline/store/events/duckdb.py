@@ -18,6 +18,7 @@ from loopline.store.events import (
     ITER_CHUNK,
     JSON_COLUMNS,
     RECORD_COLUMNS,
+    SCHEMA_COMPONENT,
     TIMESTAMP_COLUMNS,
     dump_json,
     first_of_each,
@@ -25,7 +26,6 @@ from loopline.store.events import (
     split_identifiers,
 )
 
-SCHEMA_COMPONENT = "events"
 CHECKPOINT_THRESHOLD = "1GB"
 
 # Each entry is one numbered migration; a database records the highest it has applied

@@ -23,14 +23,13 @@ from loopline.store.events import (
     ITER_CHUNK,
     JSON_COLUMNS,
     RECORD_COLUMNS,
+    SCHEMA_COMPONENT,
     TIMESTAMP_COLUMNS,
     dump_json,
     first_of_each,
     record_from_row,
     split_identifiers,
 )
-
-SCHEMA_COMPONENT = "events"
 
 # Each entry is one numbered migration; ``schema_version`` records the highest applied
 # and every statement is idempotent, so concurrent or repeated opens are harmless.
