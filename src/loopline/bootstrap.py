@@ -8,6 +8,7 @@ from loopline.actions.ingest import IngestPipeline
 from loopline.actions.keys import KeyRing
 from loopline.actions.projection import Projector
 from loopline.config import Settings
+from loopline.geo import open_geo_locator
 from loopline.ingest.writer import GroupCommitWriter
 from loopline.services import Services, SystemClock
 from loopline.store import migrations
@@ -16,6 +17,7 @@ from loopline.store.sql.engine import create_store_engine
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
+from loopline.store.sql.suppression_list import SqlSuppressionListStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
 
@@ -32,7 +34,9 @@ def open_services(settings: Settings) -> Services:
         profiles=SqlProfileStore(engine),
         lookups=SqlProfileLookups(engine),
         privacy=SqlPrivacyStore(engine),
+        suppression_list=SqlSuppressionListStore(engine),
         events=events,
+        geo=open_geo_locator(settings.geoip_database),
         clock=SystemClock(),
     )
 
@@ -58,6 +62,7 @@ class Runtime:
         self.projector.stop()
         self.projector.catch_up()
         self.services.events.close()
+        self.services.geo.close()
         self.services.engine.dispose()
 
 

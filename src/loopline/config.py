@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         description="Event and analytics store URL (duckdb:///path or postgresql://...); "
         "defaults to DuckDB in the data directory.",
     )
+    geoip_database: Path | None = Field(
+        default=None,
+        description="MaxMind-format GeoIP database (.mmdb) used to place events by their IP address.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `loopline serve` binds to.")
     port: int = Field(default=8000, description="Port `loopline serve` listens on.")
     max_event_bytes: int = Field(default=32 * 1024, description="Largest accepted event.")

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from loopline.domain.events import EventRecord
+from loopline.domain.location import Location
 
 Identifier = tuple[str, str]
 """An identifier as (kind, value): user_id, anonymous_id, email or phone."""
@@ -77,6 +78,18 @@ class EventStore(Protocol):
 
     def close(self) -> None:
         """Release connections and files."""
+        ...
+
+
+class GeoLocator(Protocol):
+    """Places an IP address on the map (country, region, city, postal code, coordinates)."""
+
+    def locate(self, ip: str) -> Location | None:
+        """Return where the address is, or None when it is unknown."""
+        ...
+
+    def close(self) -> None:
+        """Release the database file."""
         ...
 
 

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 
 from loopline.config import Settings
 from loopline.domain.events import IngestLimits
-from loopline.ports import EventStore
+from loopline.ports import EventStore, GeoLocator
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
+from loopline.store.sql.suppression_list import SqlSuppressionListStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
 
@@ -34,7 +35,9 @@ class Services:
     profiles: SqlProfileStore
     lookups: SqlProfileLookups
     privacy: SqlPrivacyStore
+    suppression_list: SqlSuppressionListStore
     events: EventStore
+    geo: GeoLocator
     clock: SystemClock
 
     @property

@@ -19,6 +19,7 @@ from loopline.domain.events import (
     parse_message,
     parse_timestamp,
 )
+from loopline.domain.location import DERIVED_KEY, client_ip_for, locatable_ip
 from loopline.domain.privacy import is_suppressed
 from loopline.domain.ratelimit import TokenBucket
 from loopline.ingest.writer import GroupCommitWriter
@@ -101,8 +102,20 @@ class IngestPipeline:
         if wait > 0:
             raise RateLimited(max(1.0, math.ceil(wait)))
 
+    def _place(self, context: dict[str, Any], request_ip: str | None) -> None:
+        """Fill in the customer's IP and the location derived from it, in place."""
+        context.pop(DERIVED_KEY, None)
+        client_ip = client_ip_for(context, request_ip)
+        if client_ip is not None:
+            context["ip"] = client_ip
+        address = locatable_ip(context.get("ip"))
+        located = self._services.geo.locate(address) if address is not None else None
+        if located is not None:
+            context[DERIVED_KEY] = located.as_json()
+
     def prepare(
-        self, *, workspace_id: str, payload: Any, kind: str | None, received_at: datetime
+        self, *, workspace_id: str, payload: Any, kind: str | None, received_at: datetime,
+        request_ip: str | None = None,
     ) -> tuple[list[EventRecord], IngestOutcome]:
         """Validate every message; return the records to store and the outcome so far."""
         messages, batch_context = _messages(payload, kind, workspace_id)
@@ -132,6 +145,8 @@ class IngestPipeline:
             if suppressed and is_suppressed(suppressed, workspace_id, record.identifiers()):
                 outcome.suppressed += 1
                 continue
+            # parse_message gives every record a context dict of its own, so it may be filled in.
+            self._place(record.context, request_ip)
             records.append(record)
         return records, outcome
 

@@ -56,6 +56,7 @@ async def _ingest(request: Request, kind: str | None) -> JsonResponse:
         records, outcome = runtime.pipeline.prepare(
             workspace_id=principal.workspace_id, payload=payload, kind=kind,
             received_at=runtime.services.clock.now(),
+            request_ip=request.client.host if request.client else None,
         )
     except BatchRejected as error:
         raise ApiError(error.status, error.code, error.message) from None

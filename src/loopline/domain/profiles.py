@@ -8,6 +8,7 @@ from typing import Any
 
 from loopline.domain import commerce
 from loopline.domain.events import EventRecord
+from loopline.domain.location import best_location
 
 
 @dataclass(slots=True)
@@ -35,6 +36,9 @@ class Computed:
     pushes_received: int = 0
     pushes_tapped: int = 0
     category_counts: dict[str, int] = field(default_factory=dict)
+    # The latest known whereabouts (explicit beats IP-derived within one event), by event time.
+    location: dict[str, Any] | None = None
+    location_at: datetime | None = None
 
     @property
     def net_revenue(self) -> float:
@@ -69,6 +73,7 @@ class Computed:
             value = getattr(self, name)
             data[name] = value.isoformat() if value is not None else None
         data["category_counts"] = dict(self.category_counts)
+        data["location"] = dict(self.location) if self.location is not None else None
         data["order_returns"] = {key: list(value) for key, value in self.order_returns.items()}
         data["refunded_revenue"] = self.refunded_revenue
         data["net_revenue"] = self.net_revenue
@@ -87,10 +92,10 @@ class Computed:
         return cls(**values)
 
 
-_TIME_FIELDS = ("first_seen", "last_seen", "last_session_at", "last_order_at")
+_TIME_FIELDS = ("first_seen", "last_seen", "last_session_at", "last_order_at", "location_at")
 _SCALAR_FIELDS = tuple(
     name for name in Computed.__dataclass_fields__
-    if name not in _TIME_FIELDS and name not in ("category_counts", "order_returns")
+    if name not in _TIME_FIELDS and name not in ("category_counts", "order_returns", "location")
 )
 
 
@@ -113,6 +118,10 @@ def apply_event(computed: Computed, record: EventRecord, *, session_timeout: tim
     computed.first_seen = _earliest(computed.first_seen, when)
     computed.last_seen = _latest(computed.last_seen, when)
     computed.events += 1
+    if computed.location_at is None or when >= computed.location_at:
+        located = best_location(record.context)
+        if located is not None:
+            computed.location, computed.location_at = located.as_json(), when
     if record.type != "track" or record.event is None:
         return
     _apply_track(computed, record.event, record.properties, when)
@@ -167,9 +176,12 @@ def combine(a: Computed, b: Computed) -> Computed:
     for key, (returned, refunded) in b.order_returns.items():
         mine = returns.setdefault(key, [0.0, 0.0])
         mine[0], mine[1] = mine[0] + returned, mine[1] + refunded
+    newer = b if a.location_at is None or (b.location_at is not None and b.location_at > a.location_at) else a
     return replace(
         a,
         order_returns=returns,
+        location=newer.location,
+        location_at=newer.location_at,
         first_seen=_earliest(a.first_seen, b.first_seen),
         last_seen=_latest(a.last_seen, b.last_seen),
         last_session_at=_latest(a.last_session_at, b.last_session_at),
