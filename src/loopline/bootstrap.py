@@ -62,7 +62,8 @@ class Runtime:
         self.projector.stop()
         self.projector.catch_up()
         self.services.events.close()
-        self.services.geo.close()
+        if self.services.geo is not None:
+            self.services.geo.close()
         self.services.engine.dispose()
 
 

@@ -37,7 +37,7 @@ class Services:
     privacy: SqlPrivacyStore
     suppression_list: SqlSuppressionListStore
     events: EventStore
-    geo: GeoLocator
+    geo: GeoLocator | None  # None: no GeoIP database configured, events keep explicit locations only
     clock: SystemClock
 
     @property

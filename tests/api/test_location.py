@@ -102,3 +102,13 @@ def test_an_explicit_location_wins_and_the_latest_event_decides(geo_runtime, sho
         location = client.get("/api/v1/profiles/u-app", headers=bearer(shop.secret_key)).json()["computed"]["location"]
         assert location == {"source": "explicit", "country": "ES", "city": "Madrid",
                             "latitude": 40.4168, "longitude": -3.7038}
+
+
+def test_without_a_database_events_keep_only_what_they_sent(client, runtime, workspace):
+    client.post("/v1/track", headers=basic(workspace.write_key), json={
+        "userId": "u-plain", "event": "Page Viewed",
+        "context": {**SERVER, "ip": "81.200.16.7", "geoip": {"country": "KP"}},
+    }).raise_for_status()
+    settle(runtime)
+    [context] = _stored(runtime, workspace.id, "u-plain")
+    assert context == {**SERVER, "ip": "81.200.16.7"}

@@ -430,6 +430,49 @@ def test_duckdb_key_hash_collisions_never_drop_or_duplicate_events(
         store.close()
 
 
+def test_duckdb_dedupe_survives_the_seen_filter_growing_and_reopening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tiny filter fills after a few appends and must be rebuilt from the stored hashes;
+    # every earlier message is still recognised afterwards and after reopening the file.
+    monkeypatch.setattr("loopline.store.events.duckdb.BLOOM_MIN_CAPACITY", 8)
+    path = tmp_path / "grow.duckdb"
+    store = DuckdbEventStore(path)
+    batches = [[make_record() for _ in range(5)] for _ in range(6)]
+    try:
+        for batch in batches:
+            assert store.append(batch).inserted == 5
+        assert store.append([record for batch in batches for record in batch]).duplicates == 30
+    finally:
+        store.close()
+    reopened = DuckdbEventStore(path)
+    try:
+        result = reopened.append([*batches[0], make_record()])
+        assert (result.inserted, result.duplicates) == (1, 5)
+    finally:
+        reopened.close()
+
+
+def test_duckdb_filter_false_positives_are_confirmed_against_stored_keys(tmp_path: Path) -> None:
+    class AlwaysSeen:
+        def __contains__(self, digest: object) -> bool:
+            return True
+
+        def update(self, digests: object) -> None:
+            pass
+
+    store = DuckdbEventStore(tmp_path / "positives.duckdb")
+    try:
+        first = [make_record() for _ in range(3)]
+        store.append(first)
+        store._seen = AlwaysSeen()  # type: ignore[assignment]  # every new key looks seen
+        result = store.append([first[1], make_record(), make_record()])
+        assert (result.inserted, result.duplicates) == (2, 1)
+        assert store.count() == 5
+    finally:
+        store.close()
+
+
 def test_checkpoint_keeps_everything_and_appends_continue(store: EventStore) -> None:
     first = [make_record(workspace_id="ws_cp") for _ in range(3)]
     store.append(first)

@@ -108,8 +108,9 @@ class IngestPipeline:
         client_ip = client_ip_for(context, request_ip)
         if client_ip is not None:
             context["ip"] = client_ip
-        address = locatable_ip(context.get("ip"))
-        located = self._services.geo.locate(address) if address is not None else None
+        geo = self._services.geo
+        address = locatable_ip(context.get("ip")) if geo is not None else None
+        located = geo.locate(address) if geo is not None and address is not None else None
         if located is not None:
             context[DERIVED_KEY] = located.as_json()
 

@@ -51,13 +51,3 @@ class MaxMindGeoLocator:
         """Release the memory map."""
         self._reader.close()
 
-
-class NoGeoLocator:
-    """The locator used when no GeoIP database is configured: it knows no address."""
-
-    def locate(self, ip: str) -> Location | None:
-        """Return None: without a database nothing can be placed."""
-        return None
-
-    def close(self) -> None:
-        """Release nothing."""
