@@ -77,7 +77,7 @@ def build_runtime(settings: Settings) -> Runtime:
         interval_s=settings.ingest_commit_interval_ms / 1000,
         on_commit=projector.notify,
     )
-    projector.watch_saturation(writer.utilisation)
+    projector.watch_pressure(writer.pressure)
     return Runtime(
         services=services,
         writer=writer,

@@ -11,11 +11,11 @@ from loopline.bootstrap import build_runtime
 from loopline.config import Settings
 
 
-@pytest.mark.parametrize(("saturation", "yields"), [(1.0, True), (0.0, False)])
-def test_the_projector_pauses_only_under_saturation(tmp_path: Path, monkeypatch, saturation, yields):
+@pytest.mark.parametrize(("pressure", "yields"), [(1.0, True), (0.99, False), (0.0, False)])
+def test_the_projector_pauses_only_under_saturation(tmp_path: Path, monkeypatch, pressure, yields):
     runtime = build_runtime(Settings(data_dir=tmp_path, projection_cpu_share=0.1))
     projector = runtime.projector
-    projector.watch_saturation(lambda: saturation)
+    projector.watch_pressure(lambda: pressure)
     monkeypatch.setattr(projection, "do_project_once", lambda services, limit: 100)
     pauses: list[float] = []
     monkeypatch.setattr(projector._stopping, "wait", lambda timeout=None: pauses.append(timeout) or False)

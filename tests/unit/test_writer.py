@@ -92,3 +92,18 @@ def test_utilisation_reports_the_share_of_time_spent_committing():
     busy = writer.utilisation()
     writer.stop()
     assert 0.25 <= busy <= 1.0
+
+
+def test_pressure_counts_slow_commits_and_large_fast_ones():
+    store = RecordingStore()
+    writer = GroupCommitWriter(store, max_queue_events=100_000, interval_s=0.001)  # type: ignore[arg-type]
+    writer.start()
+    assert writer.pressure() == 0.0
+    writer.submit([make_record() for _ in range(10)]).result(5)
+    light = writer.pressure()
+    # One fast commit of 2,000 events: requests piled up faster than single commits.
+    writer.submit([make_record() for _ in range(3_990)]).result(5)
+    heavy = writer.pressure()
+    writer.stop()
+    assert light < 1.0
+    assert heavy >= 1.0

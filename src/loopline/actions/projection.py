@@ -24,10 +24,6 @@ from loopline.store.sql.profiles import ProjectionBatch
 
 CURSOR = "profiles"
 BATCH = 5_000
-# Ingest counts as saturated when its writer spent this share of the last second committing.
-# At the ingest benchmark's peak the writer is busy about half the time (the rest of the
-# interpreter goes to parsing requests); a lower load commits small batches in a few ms.
-SATURATED = 0.35
 
 
 def _new_id() -> str:
@@ -83,7 +79,7 @@ class Projector:
 
     Acknowledging ingest has priority over updating profiles: the projector waits a
     moment after a wake so each step covers many events (a step's fixed cost is large),
-    and while ingest is saturated (the writer committing most of the time) it spends at
+    and while ingest is saturated (see ``GroupCommitWriter.pressure``) it spends at
     most ``cpu_share`` of its time projecting, so a burst delays profiles by seconds
     instead of slowing every ack. Below saturation, and once a burst ends, it projects at
     full speed.
@@ -96,15 +92,15 @@ class Projector:
         self._batch = settings.projection_batch_events
         self._share = settings.projection_cpu_share
         self._wake = threading.Event()
-        self._saturation: Callable[[], float] = lambda: 0.0
+        self._pressure: Callable[[], float] = lambda: 0.0
         self._stopping = threading.Event()
         self._idle = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="loopline-projector", daemon=True)
         self.last_error: Exception | None = None
 
-    def watch_saturation(self, saturation: Callable[[], float]) -> None:
-        """Follow how saturated ingest is (0 idle … 1 committing all the time)."""
-        self._saturation = saturation
+    def watch_pressure(self, pressure: Callable[[], float]) -> None:
+        """Follow how saturated ingest is (0 idle, 1.0 or more saturated)."""
+        self._pressure = pressure
 
     def start(self) -> None:
         """Start the background thread."""
@@ -132,7 +128,7 @@ class Projector:
             started = time.monotonic()
             moved = do_project_once(self._services, limit=self._batch)
             spent = time.monotonic() - started
-        if moved and self._saturation() >= SATURATED:
+        if moved and self._pressure() >= 1.0:
             self._stopping.wait(spent * (1 / self._share - 1))
         return bool(moved)
 

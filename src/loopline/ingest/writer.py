@@ -21,6 +21,12 @@ from loopline.domain.events import EventRecord
 from loopline.ports import AppendResult, EventStore
 
 IDLE_MAINTENANCE_S = 1.0
+# Ingest counts as saturated when the writer spent this share of the last second committing
+# (a lower load commits small batches in a few ms), or when its commits averaged this many
+# events: group commit only gathers that many when requests arrive faster than it commits,
+# even when a fast store keeps the time share low.
+BUSY_SHARE = 0.35
+FULL_COMMIT_EVENTS = 1_000
 log = logging.getLogger(__name__)
 
 
@@ -56,8 +62,8 @@ class GroupCommitWriter:
         self._on_commit = on_commit
         self._thread = threading.Thread(target=self._run, name="loopline-event-writer", daemon=True)
         self._started = False
-        # (finished at, seconds spent) of recent commits, for utilisation().
-        self._recent: deque[tuple[float, float]] = deque(maxlen=4096)
+        # (finished at, seconds spent, events) of recent commits, for utilisation() and pressure().
+        self._recent: deque[tuple[float, float, int]] = deque(maxlen=4096)
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -80,8 +86,18 @@ class GroupCommitWriter:
     def utilisation(self, window_s: float = 1.0) -> float:
         """Return the share of the last ``window_s`` seconds spent committing (1.0 = saturated)."""
         now = time.monotonic()
-        busy = sum(spent for finished, spent in list(self._recent) if now - finished < window_s)
+        busy = sum(spent for finished, spent, _ in list(self._recent) if now - finished < window_s)
         return min(1.0, busy / window_s)
+
+    def pressure(self, window_s: float = 1.0) -> float:
+        """Return how saturated ingest was over the last ``window_s`` seconds; 1.0 or more is saturated."""
+        now = time.monotonic()
+        recent = [(spent, events) for finished, spent, events in list(self._recent) if now - finished < window_s]
+        if not recent:
+            return 0.0
+        share = sum(spent for spent, _ in recent) / window_s
+        mean_events = sum(events for _, events in recent) / len(recent)
+        return max(share / BUSY_SHARE, mean_events / FULL_COMMIT_EVENTS)
 
     def submit(self, records: Sequence[EventRecord]) -> Future[AppendResult]:
         """Queue records for the next commit; raise Overloaded when the queue is full."""
@@ -155,6 +171,6 @@ class GroupCommitWriter:
                 self._on_commit(result)
         finally:
             finished = time.monotonic()
-            self._recent.append((finished, finished - started))
+            self._recent.append((finished, finished - started, len(records)))
             with self._lock:
                 self._queued_events -= len(records)
