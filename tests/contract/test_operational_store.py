@@ -1,4 +1,4 @@
-"""Operational store contract, run on SQLite and PostgreSQL: projection, merges, privacy."""
+"""Operational store contract, run on SQLite and PostgreSQL: projection, merges, privacy, suppression list."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from tests.factories import make_record
 
 from loopline.actions.projection import CURSOR, do_project_once
@@ -14,8 +18,10 @@ from loopline.bootstrap import open_services
 from loopline.domain.devices import DeviceSeen
 from loopline.domain.identity import IdentityGraph
 from loopline.domain.profiles import Profile
+from loopline.domain.suppression_list import SuppressionEntry
 from loopline.store import migrations
 from loopline.store.sql.profiles import ProjectionBatch
+from loopline.store.sql.tables import metadata
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -125,3 +131,104 @@ def test_merge_moves_devices_and_keeps_the_newest_consent(services):
     assert device["platform"] == "android"
     (consent,) = services.lookups.list_consents(workspace_id=ws, profile_id=known.profile_id)
     assert consent["status"] == "opted_out"
+
+
+def _alembic(engine, operation, revision):
+    config = Config()
+    config.set_main_option("script_location", str(migrations.HERE))
+    with engine.execution_options(write=True).begin() as connection:
+        config.attributes["connection"] = connection
+        operation(config, revision)
+
+
+def test_the_migrated_schema_is_the_one_the_code_declares(services):
+    # On PostgreSQL the event store's tables share the schema; they are not this store's.
+    def ours(name, kind, _parent):
+        return kind != "table" or name in metadata.tables
+
+    with services.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_name": ours})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_the_suppression_list_migration_is_safe_to_re_run(services):
+    store = services.suppression_list
+    store.upsert_entries(workspace_id="ws1", entries=[_entry("email", "kept@example.com")], now=T0)
+    # The table exists but the stamp says it does not: upgrading again must keep the rows.
+    _alembic(services.engine, command.stamp, "0001")
+    migrations.upgrade(services.engine)
+    assert migrations.current_revision(services.engine) == migrations.head_revision()
+    assert store.is_suppressed(workspace_id="ws1", channel="email", address="kept@example.com")
+    _alembic(services.engine, command.downgrade, "0001")
+    assert not sa.inspect(services.engine).has_table("contact_suppressions")
+    migrations.upgrade(services.engine)
+    assert not store.is_suppressed(workspace_id="ws1", channel="email", address="kept@example.com")
+
+
+def _entry(channel, address, reason="manual", note=None, source="api"):
+    return SuppressionEntry(channel=channel, address=address, reason=reason, note=note, source=source)
+
+
+def test_suppression_entries_are_upserted_keeping_created_at(services):
+    store = services.suppression_list
+    new = store.upsert_entries(workspace_id="ws1", now=T0, entries=[
+        _entry("email", "ana@example.com", "hard_bounce", note="550"), _entry("sms", "+491701234567")])
+    assert new == 2
+    later = T0 + timedelta(hours=5)
+    new = store.upsert_entries(workspace_id="ws1", now=later, entries=[
+        _entry("email", "ana@example.com", "complaint", source="fbl"), _entry("push", "tok")])
+    assert new == 1
+    row = store.get_entry(workspace_id="ws1", channel="email", address="ana@example.com")
+    assert row is not None
+    assert (row.reason, row.note, row.source) == ("complaint", None, "fbl")
+    assert (row.created_at, row.updated_at) == (T0, later)
+    assert store.get_entry(workspace_id="ws2", channel="email", address="ana@example.com") is None
+    assert store.get_entry(workspace_id="ws1", channel="sms", address="ana@example.com") is None
+    assert store.delete_entry(workspace_id="ws2", channel="email", address="ana@example.com") is False
+    assert store.delete_entry(workspace_id="ws1", channel="email", address="ana@example.com") is True
+    assert store.delete_entry(workspace_id="ws1", channel="email", address="ana@example.com") is False
+    assert store.get_entry(workspace_id="ws1", channel="email", address="ana@example.com") is None
+
+
+def test_suppression_entries_are_listed_by_keyset_with_filters(services):
+    store = services.suppression_list
+    entries = [_entry("email", f"u{i}@example.com") for i in range(4)]
+    entries += [_entry("push", "Tok-A"), _entry("push", "tok-b"), _entry("sms", "+491701234567")]
+    store.upsert_entries(workspace_id="ws1", entries=entries, now=T0)
+    store.upsert_entries(workspace_id="ws2", entries=[_entry("email", "u0@example.com")], now=T0)
+    seen, after = [], None
+    while True:
+        page = store.list_entries(workspace_id="ws1", limit=3, after=after)
+        seen += [(r.channel, r.address) for r in page.items]
+        after = page.next_after
+        if after is None:
+            break
+    assert seen == sorted(e.key for e in entries)
+    only_push = store.list_entries(workspace_id="ws1", limit=10, channel="push")
+    assert [r.address for r in only_push.items] == ["Tok-A", "tok-b"]
+    # Prefixes compare exactly on both dialects (SQLite's LIKE would ignore case).
+    assert [r.address for r in store.list_entries(workspace_id="ws1", limit=10, prefixes=["tok"]).items] == ["tok-b"]
+    found = store.list_entries(workspace_id="ws1", limit=10, prefixes=["u1", "+4917"]).items
+    assert [r.address for r in found] == ["u1@example.com", "+491701234567"]
+    assert store.list_entries(workspace_id="ws1", limit=10, prefixes=["%"]).items == []
+    assert store.list_entries(workspace_id="ws3", limit=10).items == []
+
+
+def test_suppressed_addresses_are_checked_in_bulk_and_inside_a_transaction(services):
+    store = services.suppression_list
+    listed = [f"u{i}@example.com" for i in range(0, 2500, 2)]
+    store.upsert_entries(workspace_id="ws1", entries=[_entry("email", a) for a in listed], now=T0)
+    asked = [f"u{i}@example.com" for i in range(2500)]
+    assert store.list_suppressed(workspace_id="ws1", channel="email", addresses=asked) == set(listed)
+    assert store.list_suppressed(workspace_id="ws1", channel="sms", addresses=asked) == set()
+    assert store.list_suppressed(workspace_id="ws2", channel="email", addresses=asked) == set()
+    assert store.is_suppressed(workspace_id="ws1", channel="email", address="u2@example.com")
+    assert not store.is_suppressed(workspace_id="ws1", channel="email", address="u3@example.com")
+    with services.engine.execution_options(write=True).begin() as conn:
+        assert store.is_suppressed(workspace_id="ws1", channel="email", address="u4@example.com", conn=conn)
+        assert store.list_suppressed(workspace_id="ws1", channel="email", addresses=["u4@example.com", "x@y.de"],
+                                     conn=conn) == {"u4@example.com"}
+        assert not conn.closed  # the caller's transaction is left open for the caller
+    rows = store.list_entries_for(workspace_id="ws1", keys=[("email", "u4@example.com"), ("sms", "u4@example.com"),
+                                                            ("email", "u5@example.com"), ("email", "u0@example.com")])
+    assert [(r.channel, r.address) for r in rows] == [("email", "u0@example.com"), ("email", "u4@example.com")]

@@ -9,6 +9,7 @@ import orjson
 from ulid import ULID
 
 from loopline.actions.profiles import event_json, find_profile
+from loopline.actions.suppression_list import profile_suppressions
 from loopline.domain.privacy import suppression_digest
 from loopline.services import Services
 from loopline.store.sql.privacy import ErasureRow
@@ -23,14 +24,18 @@ def iter_export(services: Services, *, workspace_id: str, reference: str) -> Ite
     profile = find_profile(services, workspace_id=workspace_id, reference=reference)
     pid = profile.profile_id
     identities = services.lookups.list_identities(workspace_id=workspace_id, profile_id=pid)
+    devices = services.lookups.list_devices(workspace_id=workspace_id, profile_id=pid)
     head = {
         "workspace_id": workspace_id,
         "profile_id": pid,
         "traits": profile.traits,
         "computed": profile.computed.as_json(),
         "identities": [{"kind": k, "value": v} for k, v in identities],
-        "devices": services.lookups.list_devices(workspace_id=workspace_id, profile_id=pid),
+        "devices": devices,
         "consents": services.lookups.list_consents(workspace_id=workspace_id, profile_id=pid),
+        "suppressions": profile_suppressions(
+            services, workspace_id=workspace_id, identities=identities, devices=devices
+        ),
         "merges": services.lookups.list_merges(workspace_id=workspace_id, profile_id=pid),
     }
     yield _json(head)[:-1] + b',"events":['

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from loopline.actions.suppression_list import profile_suppressions
 from loopline.domain import commerce
 from loopline.domain.consent import check_choice
 from loopline.domain.events import EventRecord
@@ -63,7 +64,7 @@ def find_profile(services: Services, *, workspace_id: str, reference: str) -> Pr
 
 
 def get_profile_view(services: Services, *, workspace_id: str, reference: str) -> dict[str, Any]:
-    """Return traits, identities, devices, consents, computed properties and recent events."""
+    """Return traits, identities, devices, consents, suppressions, computed properties and recent events."""
     profile = find_profile(services, workspace_id=workspace_id, reference=reference)
     identities = services.lookups.list_identities(
         workspace_id=workspace_id, profile_id=profile.profile_id
@@ -78,12 +79,16 @@ def get_profile_view(services: Services, *, workspace_id: str, reference: str) -
         recent.append(record)
         if record.type == "track" and record.event in commerce.TRANSACTION_EVENTS:
             transactions.append(transaction_json(record))
+    devices = services.lookups.list_devices(workspace_id=workspace_id, profile_id=profile.profile_id)
     return {
         "id": profile.profile_id,
         "traits": profile.traits,
         "identities": [{"kind": k, "value": v} for k, v in identities],
-        "devices": services.lookups.list_devices(workspace_id=workspace_id, profile_id=profile.profile_id),
+        "devices": devices,
         "consents": services.lookups.list_consents(workspace_id=workspace_id, profile_id=profile.profile_id),
+        "suppressions": profile_suppressions(
+            services, workspace_id=workspace_id, identities=identities, devices=devices
+        ),
         "computed": profile.computed.as_json(),
         "merges": services.lookups.list_merges(workspace_id=workspace_id, profile_id=profile.profile_id),
         "transactions": transactions[::-1][:TRANSACTIONS],

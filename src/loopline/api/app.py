@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from loopline import __version__
 from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
-from loopline.api import exports, ingest, management
+from loopline.api import exports, ingest, management, suppression_list
 from loopline.api.auth import access_workspace, require_admin
 from loopline.api.errors import ERROR_SCHEMA, install_error_handlers
 from loopline.bootstrap import Runtime
@@ -65,7 +65,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
         allow_headers=["*"], max_age=86_400,
     )
     install_error_handlers(app)
-    routers = (ingest.router, management.router, exports.router)
+    routers = (ingest.router, management.router, suppression_list.router, exports.router)
     for router in routers:
         app.include_router(router)
 
@@ -126,7 +126,8 @@ def _complete_openapi(app: FastAPI, routers: tuple[APIRouter, ...]) -> None:
         else:
             continue
         for method in route.methods or ():
-            documented[(route.path, method.lower())] = auth
+            # The description names paths without converters ({address}, not {address:path}).
+            documented[(route.path_format, method.lower())] = auth
 
     def openapi() -> dict[str, Any]:
         schema = original()

@@ -98,6 +98,22 @@ suppressions = sa.Table(
     sa.Column("created_at", When, nullable=False),
 )
 
+# The suppression list: addresses never to be messaged on a channel (bounces, complaints,
+# carrier opt-outs, manual entries). Unlike ``suppressions`` it holds the address itself,
+# normalised per channel, because delivery must compare it with the address it sends to.
+contact_suppressions = sa.Table(
+    "contact_suppressions",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("address", sa.String(512), primary_key=True),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("note", sa.String(500)),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+)
+
 merges = sa.Table(
     "merges",
     metadata,
