@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         default=50_000, ge=1, description="Most events the projector applies in one step."
     )
     projection_cpu_share: float = Field(
-        default=0.1,
+        default=0.02,
         gt=0.0,
         le=1.0,
         description="Largest share of time the projector spends while ingest is saturated, so acks keep priority.",

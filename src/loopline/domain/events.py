@@ -181,7 +181,8 @@ def _may_break_shape_limits(encoded: bytes) -> bool:
     """
     return (
         encoded.count(b"{") + encoded.count(b"[") > MAX_DEPTH
-        or encoded.count(b",") >= MAX_KEYS_PER_OBJECT
+        # An item takes at least two bytes ("1,"), so a short message cannot be too wide.
+        or (len(encoded) > 2 * MAX_KEYS_PER_OBJECT and encoded.count(b",") >= MAX_KEYS_PER_OBJECT)
         or b"null" in encoded
     )
 

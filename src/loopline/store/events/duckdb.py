@@ -6,6 +6,7 @@ import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 #     matching rows: 16 ms per batch (60k events/s). The hash scan still grows with the
 #     table (about 5 ms per million events per call, 10 ms per commit at 2M events).
 #   So ``append`` first asks an in-memory Bloom filter of every stored key hash (about
-#     10 bits per event, 1 % false positives): only hashes it may have seen go to the
+#     29 bits per event, see BLOOM_FALSE_POSITIVES): only hashes it may have seen go to the
 #     semi-join, and a batch of new messages, the usual case, skips the scan entirely.
 #     The filter is rebuilt from the key_hash column when the store opens and when it
 #     fills up; deleted events stay in it, which only costs a confirming scan.
@@ -110,7 +111,10 @@ _SELECT = ", ".join(
 )
 _BATCH_VIEW = "loopline_event_batch"
 BLOOM_MIN_CAPACITY = 1_000_000
-BLOOM_FALSE_POSITIVES = 0.01
+# Per key, not per batch: a commit of 1,000 new keys at 1 % would almost always find a
+# false candidate and pay for the scan anyway. At one in a million (about 29 bits per
+# key) a thousand-key commit scans about once in a thousand commits.
+BLOOM_FALSE_POSITIVES = 1e-6
 _BLOOM_CHUNK = 1_000_000
 _KEYS_VIEW = "loopline_event_keys"
 
@@ -124,7 +128,7 @@ def key_hash(workspace_id: str, message_id: str) -> int:
 def _arrow_batch(records: Sequence[EventRecord], hashes: Sequence[int], first_seq: int) -> pa.Table:
     columns: dict[str, pa.Array] = {"seq": pa.array(range(first_seq, first_seq + len(records)), pa.int64())}
     for name in RECORD_COLUMNS:
-        values = [getattr(record, name) for record in records]
+        values = list(map(attrgetter(name), records))
         if name in JSON_COLUMNS:
             columns[name] = pa.array([dump_json(value) for value in values], pa.string())
         elif name in TIMESTAMP_COLUMNS:
