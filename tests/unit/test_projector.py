@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from loopline.actions import projection
+from loopline.actions.merges import do_unmerge
+from loopline.actions.profiles import get_profile_view
+from loopline.actions.workspaces import do_create_workspace
 from loopline.bootstrap import build_runtime
 from loopline.config import Settings
 
@@ -26,3 +29,39 @@ def test_the_projector_pauses_only_under_saturation(tmp_path: Path, monkeypatch,
     assert pauses == ([9.0] if yields else [])
     runtime.services.events.close()
     runtime.services.engine.dispose()
+
+
+def _merge_batch(anonymous_id: str, user_id: str) -> dict[str, object]:
+    return {"batch": [
+        {"type": "track", "anonymousId": anonymous_id, "event": "Application Opened",
+         "context": {"device": {"id": f"{anonymous_id}-device", "type": "ios", "token": f"{anonymous_id}-token"}}},
+        {"type": "track", "userId": user_id, "event": "Order Completed", "properties": {"revenue": 10}},
+        {"type": "identify", "userId": user_id, "anonymousId": anonymous_id, "traits": {"plan": "pro"}},
+    ]}
+
+
+def test_one_slice_with_merges_in_two_workspaces_keeps_devices_on_the_survivor(tmp_path: Path):
+    # Both workspaces' merges are projected in one step: each needs its own merge id, and a
+    # device first seen on the merged-away profile must follow it to the survivor.
+    runtime = build_runtime(Settings(data_dir=tmp_path))
+    services = runtime.services
+    try:
+        shops = [do_create_workspace(services, name=name) for name in ("One", "Two")]
+        for shop in shops:
+            records, _ = runtime.pipeline.prepare(
+                workspace_id=shop.id, payload=_merge_batch("tablet", "u-parent"), kind=None,
+                received_at=services.clock.now())
+            services.events.append(records)
+        assert projection.do_project_once(services) == 6
+        for shop in shops:
+            view = get_profile_view(services, workspace_id=shop.id, reference="u-parent")
+            assert "tablet-device" in [device["device_id"] for device in view["devices"]]
+            (merge,) = view["merges"]
+            do_unmerge(services, workspace_id=shop.id, merge_id=merge["id"])
+            kid = get_profile_view(services, workspace_id=shop.id, reference="tablet")
+            assert "tablet-device" in [device["device_id"] for device in kid["devices"]]
+            parent = get_profile_view(services, workspace_id=shop.id, reference="u-parent")
+            assert "tablet-device" not in [device["device_id"] for device in parent["devices"]]
+    finally:
+        services.events.close()
+        services.engine.dispose()

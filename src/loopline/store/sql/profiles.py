@@ -108,9 +108,13 @@ class SqlProfileStore:
     def save_projection(self, batch: ProjectionBatch, *, now: datetime) -> None:
         """Write profiles, identities, merges, devices and the cursor atomically."""
         with self._writer.begin() as conn:
-            for graph in batch.graphs:
-                self._save_graph(conn, graph, now=now, merge_ids=iter(batch.merge_ids))
+            # Devices first, on the profile each was seen on: a merge later in the same
+            # slice then moves them with the loser's other devices and records the move,
+            # so an unmerge puts them back.
             self._save_devices(conn, batch.devices)
+            merge_ids = iter(batch.merge_ids)  # one id per merge, across every workspace's graph
+            for graph in batch.graphs:
+                self._save_graph(conn, graph, now=now, merge_ids=merge_ids)
             upsert(
                 conn,
                 projection_cursors,
