@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from tests.factories import BASE_TIME, make_record
 
-from loopline.domain.events import EventRecord
+from loopline.domain.events import EventRecord, IngestLimits, parse_message
 from loopline.ports import EventStore
 from loopline.store.events import ITER_CHUNK, open_event_store
 from loopline.store.events.duckdb import DuckdbEventStore
@@ -482,3 +482,40 @@ def test_checkpoint_keeps_everything_and_appends_continue(store: EventStore) -> 
     assert [r.message_id for r in store.read_after(0, limit=10) if r.workspace_id == "ws_cp"][:3] == [
         r.message_id for r in first
     ]
+
+
+def _validated(message: dict[str, object]) -> EventRecord:
+    return parse_message(
+        message, workspace_id=WS, default_type=None, batch_sent_at=None, batch_context=None,
+        received_at=BASE_TIME, new_message_id=lambda: "generated", limits=IngestLimits(),
+    )
+
+
+def test_validated_messages_read_back_exactly_whatever_their_json(store: EventStore) -> None:
+    # Validated records carry their message's JSON, which an adapter may cut fields out of
+    # instead of serialising them again: the values must come back exactly.
+    awkward = {
+        "text": 'quotes " and \\ backslashes, ünïcödé, emoji 🛍️, tab\t, line\n',
+        "floats": [0.1, 1e-7, -2.5e-308, 1.7976931348623157e308, 12345.678901234567],
+        "ints": [0, -1, 2**63 - 1, -(2**63), 2**64 - 1],
+        "nested": {"empty": {}, "list": [[], [{}], [1, "a", None, True, False]]},
+    }
+    sent = [
+        _validated({"type": "track", "userId": "u-json", "messageId": "m1", "event": "Order Completed",
+                    "properties": awkward, "context": {"locale": "de-DE", "traits": {"a": 1}}}),
+        _validated({"type": "identify", "userId": "u-json", "messageId": "m2",
+                    "context": {"traits": {"email": "a@example.com"}}}),
+        _validated({"type": "page", "userId": "u-json", "messageId": "m3"}),
+    ]
+    replaced = replace(sent[0], message_id="m4", context={"replaced": True})
+    changed = _validated({"type": "track", "userId": "u-json", "messageId": "m5", "event": "X",
+                          "context": {"ip": "1.2.3.4"}})
+    changed.forget_source("context")
+    changed.context["extra"] = "added in place"
+    store.append([*sent, replaced, changed])
+    back = {record.message_id: record for record in store.read_after(0, limit=10) if record.workspace_id == WS}
+    for record in [*sent, replaced, changed]:
+        assert back[record.message_id] == stored_as(record, back[record.message_id].seq)
+    assert back["m2"].traits == {"email": "a@example.com"}
+    assert back["m4"].context == {"replaced": True}
+    assert back["m5"].context == {"ip": "1.2.3.4", "extra": "added in place"}

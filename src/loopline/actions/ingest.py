@@ -102,13 +102,17 @@ class IngestPipeline:
         if wait > 0:
             raise RateLimited(max(1.0, math.ceil(wait)))
 
-    def _place(self, context: dict[str, Any], request_ip: str | None) -> None:
-        """Fill in the customer's IP and the location derived from it, in place."""
-        context.pop(DERIVED_KEY, None)
+    def _place(self, record: EventRecord, request_ip: str | None) -> None:
+        """Fill in the customer's IP and the location derived from it, in the record's context."""
+        context = record.context
         client_ip = client_ip_for(context, request_ip)
+        geo = self._services.geo
+        if DERIVED_KEY not in context and client_ip is None and geo is None:
+            return  # nothing changes, so the context stays as validated
+        record.forget_source("context")
+        context.pop(DERIVED_KEY, None)
         if client_ip is not None:
             context["ip"] = client_ip
-        geo = self._services.geo
         address = locatable_ip(context.get("ip")) if geo is not None else None
         located = geo.locate(address) if geo is not None and address is not None else None
         if located is not None:
@@ -147,7 +151,7 @@ class IngestPipeline:
                 outcome.suppressed += 1
                 continue
             # parse_message gives every record a context dict of its own, so it may be filled in.
-            self._place(record.context, request_ip)
+            self._place(record, request_ip)
             records.append(record)
         return records, outcome
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 from rbloom import Bloom
 
@@ -22,7 +23,6 @@ from loopline.store.events import (
     RECORD_COLUMNS,
     SCHEMA_COMPONENT,
     TIMESTAMP_COLUMNS,
-    dump_json,
     first_of_each,
     record_from_row,
     split_identifiers,
@@ -98,6 +98,13 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 _INSERT_COLUMNS = ", ".join(f'"{name}"' for name in ("seq", *RECORD_COLUMNS, "key_hash"))
+# JSON fields a record still holds as validated are cut out of the message text by DuckDB
+# (no interpreter lock, on its own threads); the others arrive serialised.
+_SOURCE_COLUMN = "source_json"
+_BATCH_SELECT = ", ".join(
+    f"coalesce(\"{name}\", json_extract({_SOURCE_COLUMN}, '$.{name}'))" if name in JSON_COLUMNS else f'"{name}"'
+    for name in ("seq", *RECORD_COLUMNS, "key_hash")
+)
 # TIMESTAMPTZ values reach Python only through pytz, which we do not depend on; reading
 # them as UTC wall-clock TIMESTAMPs (made aware again in ``record_from_row``) avoids it.
 # The alias keeps the name, so ORDER BY "timestamp" sorts the converted values, which
@@ -130,12 +137,19 @@ def _arrow_batch(records: Sequence[EventRecord], hashes: Sequence[int], first_se
     for name in RECORD_COLUMNS:
         values = list(map(attrgetter(name), records))
         if name in JSON_COLUMNS:
-            columns[name] = pa.array([dump_json(value) for value in values], pa.string())
+            # orjson writes UTF-8, so its bytes can be viewed as text without a copy.
+            texts = [
+                None if record.in_source_json(name) else orjson.dumps(value)
+                for record, value in zip(records, values, strict=True)
+            ]
+            columns[name] = pa.array(texts, pa.binary()).view(pa.string())
         elif name in TIMESTAMP_COLUMNS:
             columns[name] = pa.array(values, _TIMESTAMP)
         else:
             columns[name] = pa.array(values, pa.string())
     columns["key_hash"] = pa.array(hashes, pa.int64())
+    sources = [record.source_json[0] if record.source_json is not None else None for record in records]
+    columns[_SOURCE_COLUMN] = pa.array(sources, pa.binary()).view(pa.string())
     return pa.table(columns)
 
 
@@ -306,7 +320,7 @@ class DuckdbEventStore:
                     conn.register(_BATCH_VIEW, _arrow_batch(unique, hashes, self._last_seq + 1))
                     try:
                         conn.execute(
-                            f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT {_INSERT_COLUMNS} FROM {_BATCH_VIEW}"
+                            f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT {_BATCH_SELECT} FROM {_BATCH_VIEW}"
                         )
                     finally:
                         conn.unregister(_BATCH_VIEW)
