@@ -19,6 +19,9 @@ from loopline.config import Settings
 
 POSTGRES_ENV = "LOOPLINE_TEST_POSTGRES_URL"
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+# The isolation matrix and the schema sweep present wrong keys on purpose, far more than
+# a client address may per minute; the per-address limit has tests of its own.
+GENEROUS = {"failed_key_attempts_per_minute": 1_000_000}
 
 
 def postgres_url_or_skip() -> str:
@@ -45,11 +48,12 @@ def pg_schema() -> Iterator[tuple[str, str]]:
 
 def _settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     if request.param == "embedded":
-        return Settings(data_dir=tmp_path)
+        return Settings(data_dir=tmp_path, **GENEROUS)
     url, schema = request.getfixturevalue("pg_schema")
     separator = "&" if "?" in url else "?"
     return Settings(
         data_dir=tmp_path,
+        **GENEROUS,
         database_url=f"{url}{separator}options=-csearch_path%3D{schema}",
         analytics_url=f"{url}{separator}schema={schema}",
     )
@@ -64,7 +68,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
 @pytest.fixture
 def embedded_settings(tmp_path: Path) -> Settings:
     """Settings for the embedded default only."""
-    return Settings(data_dir=tmp_path)
+    return Settings(data_dir=tmp_path, **GENEROUS)
 
 
 @pytest.fixture

@@ -83,5 +83,5 @@ def build_runtime(settings: Settings) -> Runtime:
         writer=writer,
         projector=projector,
         pipeline=IngestPipeline(services, writer),
-        keys=KeyRing(services.workspaces),
+        keys=KeyRing(services.workspaces, failed_per_minute=settings.failed_key_attempts_per_minute),
     )

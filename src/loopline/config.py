@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         default=100_000,
         description="Per-workspace ingest rate limit; above it ingest answers 429.",
     )
+    failed_key_attempts_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="Rejected keys one client address may present per minute before it gets 429.",
+    )
     projection_interval_ms: float = Field(
         default=250.0,
         description="How long the projector lets committed events gather before a step.",

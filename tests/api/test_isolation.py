@@ -23,10 +23,12 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from loopline.actions.workspaces import WorkspaceCreated
-from loopline.bootstrap import Runtime
+from loopline.actions.workspaces import WorkspaceCreated, do_create_workspace
+from loopline.api.app import create_app
+from loopline.bootstrap import Runtime, build_runtime
+from loopline.config import Settings
 from loopline.domain.keys import parse_key
-from tests.conftest import ADMIN_TOKEN, basic, bearer, settle
+from tests.conftest import ADMIN_TOKEN, basic, bearer, settle, track
 
 Operation = tuple[str, str]  # (METHOD, path template)
 
@@ -305,3 +307,25 @@ def test_no_key_text_ever_reaches_the_logs_or_the_output(
         assert key not in everything
         assert parsed.secret not in everything
     assert ADMIN_TOKEN not in everything
+
+
+def test_rejected_keys_are_limited_per_address_and_valid_keys_still_work(tmp_path):
+    runtime = build_runtime(Settings(data_dir=tmp_path, failed_key_attempts_per_minute=5))
+    shop = do_create_workspace(runtime.services, name="Limited")
+    app = create_app(runtime, admin_token=ADMIN_TOKEN)
+    same_runtime = create_app(runtime, admin_token=ADMIN_TOKEN, manage_runtime=False)
+    with (TestClient(app, client=("203.0.113.7", 4000)) as flood,
+          TestClient(same_runtime, client=("198.51.100.9", 4000)) as other):
+        wrong = "llw_" + "x" * 40
+        statuses = [flood.post("/v1/track", headers=basic(wrong), json=track("u")).status_code for _ in range(5)]
+        assert statuses == [401] * 5
+        limited = flood.get("/api/v1/profiles", headers=bearer("lls_wrong"))
+        assert limited.status_code == 429
+        assert limited.json()["error"]["code"] == "too_many_failed_keys"
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert flood.post("/v1/track", headers=basic(wrong), json=track("u")).status_code == 429
+        assert flood.post("/api/v1/workspaces", headers=bearer("not-the-admin"), json={"name": "x"}).status_code == 429
+        # The same address with a valid key, and another address with a wrong one, are unaffected.
+        assert flood.post("/v1/track", headers=basic(shop.write_key), json=track("u")).status_code == 200
+        assert other.post("/v1/track", headers=basic(wrong), json=track("u")).status_code == 401
+    runtime.services.engine.dispose()

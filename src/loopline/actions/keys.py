@@ -7,13 +7,63 @@ import time
 from dataclasses import dataclass
 
 from loopline.domain.keys import KeyKind, parse_key, secret_matches
+from loopline.domain.ratelimit import TokenBucket
 from loopline.store.sql.workspaces import KeyRow, SqlWorkspaceStore
 
 CACHE_SECONDS = 1.0
 
 
+MAX_TRACKED_CLIENTS = 50_000
+
+
 class KeyRejected(PermissionError):
     """The key is unknown, malformed, revoked or of the wrong kind."""
+
+
+class TooManyFailures(PermissionError):
+    """A client address has presented too many rejected keys; it must wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many rejected keys from this address; retry in {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+class FailedAttempts:
+    """Counts rejected keys per client address, so guessing and misconfigured floods are slowed.
+
+    Only rejections are counted and only rejections are refused: a valid key from an
+    address over its limit still works, so customers behind the same NAT as a broken
+    client are not locked out (and with 256-bit keys, guessing one is hopeless anyway).
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(per_minute)
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def check_failure(self, client: str) -> None:
+        """Count one rejected key from ``client``; raise TooManyFailures past the limit."""
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.get(client)
+            if bucket is None:
+                if len(self._buckets) >= MAX_TRACKED_CLIENTS:
+                    self._forget_quiet(now)
+                bucket = self._buckets[client] = TokenBucket(self._rate, self._burst, self._burst, now)
+            wait = bucket.take(1, now)
+        if wait > 0:
+            raise TooManyFailures(max(1.0, wait))
+
+    def _forget_quiet(self, now: float) -> None:
+        # Buckets that have refilled carry no information; past the cap drop those,
+        # and if every tracked address is still failing, start over rather than grow.
+        full = [client for client, bucket in self._buckets.items()
+                if bucket.tokens + (now - bucket.updated) * self._rate >= self._burst]
+        for client in full:
+            del self._buckets[client]
+        if len(self._buckets) >= MAX_TRACKED_CLIENTS:
+            self._buckets.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +82,11 @@ class KeyRing:
     revocation takes effect within ``CACHE_SECONDS``.
     """
 
-    def __init__(self, store: SqlWorkspaceStore) -> None:
+    def __init__(self, store: SqlWorkspaceStore, *, failed_per_minute: int = 60) -> None:
         self._store = store
         self._cache: dict[str, tuple[float, KeyRow | None]] = {}
         self._lock = threading.Lock()
+        self.failures = FailedAttempts(failed_per_minute)
 
     def forget(self, key_id: str | None = None) -> None:
         """Drop cached rows, one or all."""
@@ -58,8 +109,16 @@ class KeyRing:
             self._cache[key_id] = (now, row)
         return row
 
-    def authenticate(self, text: str, *, kind: KeyKind) -> Principal:
-        """Return the principal a key acts for, or raise KeyRejected."""
+    def authenticate(self, text: str, *, kind: KeyKind, client: str | None = None) -> Principal:
+        """Return the principal a key acts for, or raise KeyRejected (TooManyFailures past the limit)."""
+        try:
+            return self._authenticate(text, kind)
+        except KeyRejected:
+            if client is not None:
+                self.failures.check_failure(client)
+            raise
+
+    def _authenticate(self, text: str, kind: KeyKind) -> Principal:
         parsed = parse_key(text)
         if parsed is None:
             raise KeyRejected("the key is not a Loopline key")

@@ -94,11 +94,13 @@ WORKSPACE_ERRORS = {
     "401": "The secret key is missing, unknown, revoked or of the wrong kind.",
     "404": "No such object in this workspace (for the administrator: no such workspace).",
     "422": "The request does not match the API.",
+    "429": "Too many rejected keys from this address; see Retry-After.",
 }
 ADMIN_ERRORS = {
     "400": "The request body is malformed.",
     "401": "The route needs the instance administrator token.",
     "422": "The request does not match the API.",
+    "429": "Too many rejected tokens from this address; see Retry-After.",
 }
 
 

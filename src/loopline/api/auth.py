@@ -8,7 +8,7 @@ import hmac
 
 from fastapi import Request
 
-from loopline.actions.keys import KeyRejected, Principal
+from loopline.actions.keys import KeyRejected, Principal, TooManyFailures
 from loopline.api.errors import ApiError
 from loopline.domain.keys import KeyKind
 
@@ -35,13 +35,25 @@ def bearer(request: Request) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _too_many(error: TooManyFailures) -> ApiError:
+    return ApiError(429, "too_many_failed_keys", str(error),
+                    headers={"Retry-After": str(int(error.retry_after + 0.999))})
+
+
 def authenticate_write_key(request: Request, key: str | None) -> Principal:
     """Return the principal of a write key or answer 401."""
     if not key:
         raise ApiError(401, "missing_write_key",
                        "send the write key as the Basic auth user or as writeKey in the body")
+    keys = request.app.state.runtime.keys
     try:
-        return request.app.state.runtime.keys.authenticate(key, kind=KeyKind.WRITE)  # type: ignore[no-any-return]
+        return keys.authenticate(key, kind=KeyKind.WRITE, client=_client(request))  # type: ignore[no-any-return]
+    except TooManyFailures as error:
+        raise _too_many(error) from None
     except KeyRejected as error:
         raise ApiError(401, "invalid_write_key", str(error)) from None
 
@@ -58,7 +70,9 @@ def access_workspace(request: Request) -> str:
             raise ApiError(404, "workspace_not_found", "no such workspace")
         return workspace_id
     try:
-        principal = request.app.state.runtime.keys.authenticate(token, kind=KeyKind.SECRET)
+        principal = request.app.state.runtime.keys.authenticate(token, kind=KeyKind.SECRET, client=_client(request))
+    except TooManyFailures as error:
+        raise _too_many(error) from None
     except KeyRejected as error:
         raise ApiError(401, "invalid_secret_key", str(error)) from None
     return principal.workspace_id  # type: ignore[no-any-return]
@@ -69,4 +83,8 @@ def require_admin(request: Request) -> None:
     token = bearer(request) or ""
     admin = request.app.state.admin_token
     if not admin or not hmac.compare_digest(token.encode(), admin.encode()):
+        try:
+            request.app.state.runtime.keys.failures.check_failure(_client(request))
+        except TooManyFailures as error:
+            raise _too_many(error) from None
         raise ApiError(401, "admin_only", "this route needs the instance administrator token")

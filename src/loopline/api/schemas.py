@@ -83,7 +83,8 @@ def ingest_openapi(kind: str | None) -> dict[str, Any]:
             "401": {"description": "Missing, unknown, revoked or mixed write keys."},
             "413": {"description": "The body is over the batch limit."},
             "415": {"description": "Not JSON, or an unsupported content encoding."},
-            "429": {"description": "The workspace's rate limit is reached; see Retry-After."},
+            "429": {"description": "The workspace's rate limit is reached, or this address presented"
+                                   " too many rejected keys; see Retry-After."},
             "503": {"description": "Ingest is saturated or the store is down; see Retry-After."},
         },
     }
