@@ -231,3 +231,20 @@ def test_clock_skew_is_corrected(client, runtime, workspace):
     skew = record.received_at - record.timestamp
     assert abs(skew.total_seconds() - 10.0) < 0.001
     assert record.received_at >= before
+
+
+def test_browsers_may_send_tracking_calls_from_any_origin(client, workspace):
+    origin = {"Origin": "https://shop.example.com"}
+    preflight = client.options("/v1/batch", headers={
+        **origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    accepted = client.post("/v1/track", headers={**origin, **basic(workspace.write_key)}, json=track("u-web"))
+    assert accepted.status_code == 200
+    assert accepted.headers["access-control-allow-origin"] == "*"
+    refused = client.post("/v1/track", headers={**origin, **basic("llw_" + "x" * 40)}, json=track("u-web"))
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == "*"  # the page's script can read why
+    assert "access-control-allow-origin" not in client.post(
+        "/v1/track", headers=basic(workspace.write_key), json=track("u-web")).headers

@@ -65,6 +65,8 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
         allow_headers=["*"], max_age=86_400,
     )
     install_error_handlers(app)
+    # Added last, so it runs before CORS, routing and dependency solving (see its docstring).
+    app.add_middleware(ingest.IngestFastPath, fastapi_app=app)
     routers = (ingest.router, management.router, suppression_list.router, exports.router)
     for router in routers:
         app.include_router(router)

@@ -67,16 +67,21 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
             "code": code, "message": message, **extra}
 
 
+def error_response(error: ApiError) -> JsonResponse:
+    """Return the response for an ApiError."""
+    return JsonResponse(
+        error_body(error.code, error.message, **error.extra),
+        status_code=error.status,
+        headers=error.headers,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error in the one shape, never with a traceback."""
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, error: ApiError) -> JsonResponse:
-        return JsonResponse(
-            error_body(error.code, error.message, **error.extra),
-            status_code=error.status,
-            headers=error.headers,
-        )
+        return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JsonResponse:

@@ -11,11 +11,12 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loopline.actions.ingest import BatchRejected, RateLimited
 from loopline.api.auth import authenticate_write_key, basic_user
 from loopline.api.body import decompress, parse_json, read_limited
-from loopline.api.errors import ApiError, JsonResponse, error_body
+from loopline.api.errors import ApiError, JsonResponse, error_body, error_response
 from loopline.api.schemas import ingest_openapi
 from loopline.ingest.writer import Overloaded
 
@@ -105,3 +106,41 @@ for _path, _kind, _summary in (
     ("/import", None, "Send many historical messages at once"),
 ):
     _route(_path, _kind, _summary)
+
+
+FAST_KINDS = {f"/v1{path}": kind for path, kind, _ in (
+    ("/identify", "identify", ""), ("/track", "track", ""), ("/page", "page", ""),
+    ("/screen", "screen", ""), ("/group", "group", ""), ("/alias", "alias", ""),
+    ("/batch", None, ""), ("/import", None, ""),
+)}
+
+
+class IngestFastPath:
+    """Serve tracking POSTs straight from the outer middleware, past routing and dependency solving.
+
+    The tracking API is the one hot path: at 100-event batches the framework's layers
+    between the server and ``_ingest`` cost about 6 µs of interpreter time per event,
+    over a tenth of all it did under load. The routes stay registered (OpenAPI, and any
+    request this class passes on); answers are the same, including CORS for browsers,
+    which may send tracking calls from any origin.
+    """
+
+    def __init__(self, app: ASGIApp, fastapi_app: object) -> None:
+        self._app = app
+        self._fastapi_app = fastapi_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer POSTs to the tracking paths here; pass everything else on."""
+        kind = FAST_KINDS.get(scope.get("path", ""), "") if scope["type"] == "http" else ""
+        if kind == "" or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        scope["app"] = self._fastapi_app
+        request = Request(scope, receive)
+        try:
+            response = await _ingest(request, kind)
+        except ApiError as error:
+            response = error_response(error)
+        if request.headers.get("origin"):
+            response.headers["access-control-allow-origin"] = "*"
+        await response(scope, receive, send)
