@@ -1,0 +1,1 @@
+"""Behavioural segments: their definition language, validation and (later) compilation to SQL."""
