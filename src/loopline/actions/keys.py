@@ -11,8 +11,6 @@ from loopline.domain.ratelimit import TokenBucket
 from loopline.store.sql.workspaces import KeyRow, SqlWorkspaceStore
 
 CACHE_SECONDS = 1.0
-
-
 MAX_TRACKED_CLIENTS = 50_000
 
 
@@ -58,8 +56,7 @@ class FailedAttempts:
     def _forget_quiet(self, now: float) -> None:
         # Buckets that have refilled carry no information; past the cap drop those,
         # and if every tracked address is still failing, start over rather than grow.
-        full = [client for client, bucket in self._buckets.items()
-                if bucket.tokens + (now - bucket.updated) * self._rate >= self._burst]
+        full = [client for client, bucket in self._buckets.items() if bucket.available(now) >= self._burst]
         for client in full:
             del self._buckets[client]
         if len(self._buckets) >= MAX_TRACKED_CLIENTS:

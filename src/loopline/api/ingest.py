@@ -95,7 +95,7 @@ def _route(path: str, kind: str | None, summary: str) -> None:
     )
 
 
-for _path, _kind, _summary in (
+ROUTES: tuple[tuple[str, str | None, str], ...] = (
     ("/identify", "identify", "Identify a user and set traits"),
     ("/track", "track", "Record an event"),
     ("/page", "page", "Record a page view"),
@@ -104,15 +104,12 @@ for _path, _kind, _summary in (
     ("/alias", "alias", "Merge two identities"),
     ("/batch", None, "Send many messages at once"),
     ("/import", None, "Send many historical messages at once"),
-):
+)
+for _path, _kind, _summary in ROUTES:
     _route(_path, _kind, _summary)
 
 
-FAST_KINDS = {f"/v1{path}": kind for path, kind, _ in (
-    ("/identify", "identify", ""), ("/track", "track", ""), ("/page", "page", ""),
-    ("/screen", "screen", ""), ("/group", "group", ""), ("/alias", "alias", ""),
-    ("/batch", None, ""), ("/import", None, ""),
-)}
+FAST_KINDS = {f"{router.prefix}{path}": kind for path, kind, _ in ROUTES}
 
 
 class IngestFastPath:

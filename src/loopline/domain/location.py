@@ -29,7 +29,7 @@ CLIENT_LIBRARIES = frozenset({
     "analytics.js", "analytics-next", "analytics-ios", "analytics-swift", "analytics-android",
     "analytics-kotlin", "analytics-react-native", "analytics-flutter",
     "rudder-sdk-js", "rudder-ios-library", "rudder-android-library", "rudder-sdk-react-native",
-    "rudder-sdk-flutter", "loopline-js",
+    "rudder-sdk-flutter",
 })
 MAX_TEXT = 200
 

@@ -14,9 +14,13 @@ class TokenBucket:
     tokens: float
     updated: float
 
+    def available(self, now: float) -> float:
+        """Return the tokens the bucket holds at ``now``."""
+        return min(self.burst, self.tokens + (now - self.updated) * self.rate)
+
     def take(self, amount: float, now: float) -> float:
         """Take ``amount`` tokens; return 0 if allowed, else the seconds until it would be."""
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.tokens = self.available(now)
         self.updated = now
         if amount <= self.tokens:
             self.tokens -= amount

@@ -92,12 +92,10 @@ class GroupCommitWriter:
     def pressure(self, window_s: float = 1.0) -> float:
         """Return how saturated ingest was over the last ``window_s`` seconds; 1.0 or more is saturated."""
         now = time.monotonic()
-        recent = [(spent, events) for finished, spent, events in list(self._recent) if now - finished < window_s]
-        if not recent:
+        sizes = [events for finished, _, events in list(self._recent) if now - finished < window_s]
+        if not sizes:
             return 0.0
-        share = sum(spent for spent, _ in recent) / window_s
-        mean_events = sum(events for _, events in recent) / len(recent)
-        return max(share / BUSY_SHARE, mean_events / FULL_COMMIT_EVENTS)
+        return max(self.utilisation(window_s) / BUSY_SHARE, sum(sizes) / len(sizes) / FULL_COMMIT_EVENTS)
 
     def submit(self, records: Sequence[EventRecord]) -> Future[AppendResult]:
         """Queue records for the next commit; raise Overloaded when the queue is full."""
