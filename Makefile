@@ -22,7 +22,9 @@ lint: bootstrap
 typecheck: bootstrap
 	@$(UV) run --frozen mypy
 
+# Tests also run segment queries in an embedded ClickHouse (chDB, about 530 MB), kept in its
+# own dependency group so `make demo` does not download it.
 unit: bootstrap
-	@$(UV) run --frozen pytest
+	@$(UV) run --frozen --group clickhouse pytest
 
 test: lint typecheck unit

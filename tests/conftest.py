@@ -21,7 +21,9 @@ POSTGRES_ENV = "LOOPLINE_TEST_POSTGRES_URL"
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 # The isolation matrix and the schema sweep present wrong keys on purpose, far more than
 # a client address may per minute; the per-address limit has tests of its own.
-GENEROUS = {"failed_key_attempts_per_minute": 1_000_000}
+GENEROUS: dict[str, Any] = {"failed_key_attempts_per_minute": 1_000_000,
+                             # Tests refresh segments themselves; the background pass has a test of its own.
+                             "segment_refresh_interval_s": 3_600}
 
 
 def postgres_url_or_skip() -> str:
@@ -76,7 +78,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     """A runtime on the chosen stores, stopped after the test."""
     rt = build_runtime(settings)
     yield rt
-    rt.services.engine.dispose()
+    rt.services.close()  # closing twice is harmless when the app already stopped it
 
 
 @pytest.fixture

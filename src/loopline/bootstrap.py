@@ -7,16 +7,20 @@ from dataclasses import dataclass
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.keys import KeyRing
 from loopline.actions.projection import Projector
+from loopline.actions.segment_maintenance import SegmentMaintainer
 from loopline.config import Settings
 from loopline.geo import open_geo_locator
 from loopline.ingest.writer import GroupCommitWriter
 from loopline.services import Services, SystemClock
 from loopline.store import migrations
 from loopline.store.events import open_event_store
+from loopline.store.mart import open_mart
 from loopline.store.sql.engine import create_store_engine
 from loopline.store.sql.lookups import SqlProfileLookups
+from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
+from loopline.store.sql.segments import SqlSegmentStore
 from loopline.store.sql.suppression_list import SqlSuppressionListStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
@@ -27,6 +31,7 @@ def open_services(settings: Settings) -> Services:
     engine = create_store_engine(settings.resolved_database_url)
     migrations.upgrade(engine)
     events = open_event_store(settings.resolved_analytics_url)
+    mart = open_mart(settings.resolved_analytics_url, events)
     return Services(
         settings=settings,
         engine=engine,
@@ -35,7 +40,10 @@ def open_services(settings: Settings) -> Services:
         lookups=SqlProfileLookups(engine),
         privacy=SqlPrivacyStore(engine),
         suppression_list=SqlSuppressionListStore(engine),
+        segments=SqlSegmentStore(engine),
         events=events,
+        mart=mart,
+        mart_source=SqlMartSource(engine),
         geo=open_geo_locator(settings.geoip_database),
         clock=SystemClock(),
     )
@@ -50,21 +58,21 @@ class Runtime:
     projector: Projector
     pipeline: IngestPipeline
     keys: KeyRing
+    segments: SegmentMaintainer
 
     def start(self) -> None:
         """Start the background threads."""
         self.writer.start()
         self.projector.start()
+        self.segments.start()
 
     def stop(self) -> None:
         """Commit what is queued, project it, and release the stores."""
+        self.segments.stop()
         self.writer.stop()
         self.projector.stop()
         self.projector.catch_up()
-        self.services.events.close()
-        if self.services.geo is not None:
-            self.services.geo.close()
-        self.services.engine.dispose()
+        self.services.close()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -78,10 +86,12 @@ def build_runtime(settings: Settings) -> Runtime:
         on_commit=projector.notify,
     )
     projector.watch_pressure(writer.pressure)
+    pipeline = IngestPipeline(services, writer)
     return Runtime(
         services=services,
         writer=writer,
         projector=projector,
-        pipeline=IngestPipeline(services, writer),
+        pipeline=pipeline,
         keys=KeyRing(services.workspaces, failed_per_minute=settings.failed_key_attempts_per_minute),
+        segments=SegmentMaintainer(services, pipeline),
     )

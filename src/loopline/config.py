@@ -80,6 +80,22 @@ class Settings(BaseSettings):
     session_timeout_minutes: int = Field(
         default=30, description="Inactivity that ends a session in computed properties."
     )
+    segment_query_timeout_s: float = Field(
+        default=5.0, gt=0, le=600,
+        description="Time limit of a segment estimate, member page or export query; past it the request gets 422.",
+    )
+    segment_refresh_timeout_s: float = Field(
+        default=300.0, gt=0, le=86_400,
+        description="Time limit of the queries that refresh one segment's members.",
+    )
+    segment_refresh_interval_s: float = Field(
+        default=60.0, gt=0,
+        description="How often members of every segment are brought up to date with the profiles that changed.",
+    )
+    segment_full_refresh_minutes: int = Field(
+        default=60, ge=1,
+        description="How often each segment is evaluated for everyone (time moves people between segments too).",
+    )
     future_timestamp_tolerance_s: int = Field(
         default=86_400,
         description="Corrected timestamps further in the future than this are flagged and clamped.",

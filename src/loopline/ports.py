@@ -6,12 +6,13 @@ Adapters are picked in ``bootstrap.py`` from settings; nothing else names a tech
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from loopline.domain.events import EventRecord
 from loopline.domain.location import Location
+from loopline.query.dialects import Dialect
 
 Identifier = tuple[str, str]
 """An identifier as (kind, value): user_id, anonymous_id, email or phone."""
@@ -78,6 +79,65 @@ class EventStore(Protocol):
 
     def close(self) -> None:
         """Release connections and files."""
+        ...
+
+
+@dataclass(slots=True)
+class MartBatch:
+    """Changes to copy into the mart in one transaction (rows are dicts of mart columns).
+
+    ``touched`` profiles have their identities, devices and consents replaced by the rows
+    given here; ``gone`` profiles (merged away or erased) leave the mart with all their rows.
+    """
+
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+    gone: list[tuple[str, str]] = field(default_factory=list)
+    touched: list[tuple[str, str]] = field(default_factory=list)
+    identities: list[dict[str, Any]] = field(default_factory=list)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    consents: list[dict[str, Any]] = field(default_factory=list)
+    suppressions: list[dict[str, Any]] | None = None  # not None: the whole list, replacing the old
+    watermarks: dict[str, str] = field(default_factory=dict)
+
+
+class QueryTooSlow(Exception):
+    """An analytics query ran past its time limit and was stopped."""
+
+
+class Mart(Protocol):
+    """The analytics store's customer side: a copy of profile facts beside the events,
+    and the engine that runs compiled segment and report queries over both."""
+
+    dialect: Dialect
+
+    def apply(self, batch: MartBatch) -> None:
+        """Apply one batch of copied changes atomically."""
+        ...
+
+    def watermarks(self) -> dict[str, str]:
+        """Return how far each kind of change has been copied."""
+        ...
+
+    def forget_profiles(self, *, workspace_id: str, profile_ids: Sequence[str]) -> None:
+        """Remove erased profiles and everything the mart holds about them."""
+        ...
+
+    def fetch(self, sql: str, *, timeout_s: float, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """Run a compiled query read-only; raise QueryTooSlow past the time limit."""
+        ...
+
+    def stream(self, sql: str, *, timeout_s: float, chunk: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Run a compiled query read-only and yield its rows in chunks."""
+        ...
+
+    def change_members(
+        self, *, workspace_id: str, segment_id: str, entered: Sequence[str], exited: Sequence[str]
+    ) -> None:
+        """Add and remove members of a segment in one transaction."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
         ...
 
 

@@ -9,10 +9,12 @@ import sqlalchemy as sa
 
 from loopline.config import Settings
 from loopline.domain.events import IngestLimits
-from loopline.ports import EventStore, GeoLocator
+from loopline.ports import EventStore, GeoLocator, Mart
 from loopline.store.sql.lookups import SqlProfileLookups
+from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
+from loopline.store.sql.segments import SqlSegmentStore
 from loopline.store.sql.suppression_list import SqlSuppressionListStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
@@ -36,9 +38,20 @@ class Services:
     lookups: SqlProfileLookups
     privacy: SqlPrivacyStore
     suppression_list: SqlSuppressionListStore
+    segments: SqlSegmentStore
     events: EventStore
+    mart: Mart
+    mart_source: SqlMartSource
     geo: GeoLocator | None  # None: no GeoIP database configured, events keep explicit locations only
     clock: SystemClock
+
+    def close(self) -> None:
+        """Release every store: the mart first, as it may share the event store's database."""
+        self.mart.close()
+        self.events.close()
+        if self.geo is not None:
+            self.geo.close()
+        self.engine.dispose()
 
     @property
     def limits(self) -> IngestLimits:

@@ -38,7 +38,13 @@ IMPORT_CSV = b"user_id,email,first_name\nu-ana,ana@example.com,Mallory\n"
 # B suppresses A's addresses: the entries must land on B's list, never on A's.
 SUPPRESS = {"entries": [{"channel": "email", "address": "ANA@example.com", "reason": "manual", "note": "mallory"},
                         {"channel": "sms", "address": "+49 30 1234567", "reason": "complaint"}]}
+# B's segments aim at A's data (A's city; A's segment ids as paths): they must see B's only.
+SEGMENT = {"name": "Mallory's segment",
+           "condition": {"type": "trait", "trait": "city", "operator": "contains", "value": "sentinel"}}
 BODIES: dict[Operation, dict[str, Any]] = {
+    ("POST", "/api/v1/segments"): {"json": SEGMENT},
+    ("POST", "/api/v1/segments/estimate"): {"json": SEGMENT},
+    ("PUT", "/api/v1/segments/{segment_id}"): {"json": SEGMENT},
     ("PUT", "/api/v1/profiles/{reference}/consents"): {"json": CONSENTS},
     ("POST", "/api/v1/keys"): {"json": {"kind": "secret", "label": "mallory"}},
     ("POST", "/api/v1/workspaces"): {"json": {"name": "Mallory's shop"}},
@@ -53,6 +59,7 @@ QUERIES: dict[Operation, dict[str, str]] = {
     ("GET", "/api/v1/profiles"): {"search": "ana"},
     ("GET", "/api/v1/suppressions"): {"search": "ana"},
     ("GET", "/api/v1/exports/profiles.csv"): {"traits": "firstName,city"},
+    ("GET", "/api/v1/segments/{segment_id}/export.csv"): {"traits": "firstName,city"},
 }
 
 
@@ -79,6 +86,7 @@ class Tenant:
     merge_id: str
     key_ids: list[str]
     suppressed: list[tuple[str, str]]
+    segment_ids: list[str]
     sentinels: set[str] = field(default_factory=set)
 
     def samples(self, names: tuple[str, ...]) -> list[dict[str, str]]:
@@ -86,7 +94,7 @@ class Tenant:
         known: dict[tuple[str, ...], list[tuple[str, ...]]] = {
             ("reference",): [(r,) for r in self.references], ("erasure_id",): [(self.erasure_id,)],
             ("merge_id",): [(self.merge_id,)], ("key_id",): [(k,) for k in self.key_ids],
-            ("channel", "address"): self.suppressed,
+            ("channel", "address"): self.suppressed, ("segment_id",): [(s,) for s in self.segment_ids],
         }
         assert names in known, f"add workspace A's ids for path parameters {names} to the isolation matrix"
         return [dict(zip(names, values, strict=True)) for values in known[names]]
@@ -127,14 +135,21 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
     assert {(s["channel"], s["address"]) for s in view["suppressions"]} >= set(suppressed[:2])
     keys = [k["id"] for k in client.get("/api/v1/keys", headers=secret).json()["items"]]
     assert len(keys) == 3
+    segment = client.post("/api/v1/segments", headers=secret, json={
+        "name": "sentinel-segment", "condition": {"type": "trait", "trait": "firstName", "operator": "exists"}})
+    assert segment.status_code == 201, segment.text
+    refreshed = client.post(f"/api/v1/segments/{segment.json()['id']}/refresh", headers=secret)
+    assert refreshed.json()["members"] == 1, refreshed.text
     tenant = Tenant(
         references=["u-ana", "dev-ana", "ana@example.com", "+49301234567", view["id"]],
         erasure_id=erasure.json()["id"], merge_id=merge["id"], key_ids=keys, suppressed=suppressed,
+        segment_ids=[segment.json()["id"]],
     )
     tenant.sentinels = {
         *tenant.references, tenant.erasure_id, tenant.merge_id, *tenant.key_ids, a.id, merge["loser_id"],
         "Anastasia", "Sentinelburg", "sentinel-nick", "sentinel-category", "sentinel-push-token",
         "sentinel-order", "4242", "u-gone", "gone@example.com", "android", "sentinel-note",
+        *tenant.segment_ids, "sentinel-segment",
     }
     return tenant
 
@@ -150,6 +165,9 @@ def snapshot(client: TestClient, a: WorkspaceCreated, tenant: Tenant) -> dict[st
     state["erasure"] = client.get(f"/api/v1/erasures/{tenant.erasure_id}", headers=secret).json()
     state["listing"] = client.get("/api/v1/profiles", headers=secret).json()
     state["suppressions"] = client.get("/api/v1/suppressions", headers=secret).json()
+    state["segments"] = client.get("/api/v1/segments", headers=secret).json()
+    for segment_id in tenant.segment_ids:
+        state[segment_id] = client.get(f"/api/v1/segments/{segment_id}/members", headers=secret).json()
     return state
 
 

@@ -161,8 +161,7 @@ def test_workspace_create_json_prints_exactly_the_id_and_working_keys(prepared: 
         for key, kind in ((created["write_key"], KeyKind.WRITE), (created["secret_key"], KeyKind.SECRET)):
             assert runtime.keys.authenticate(key, kind=kind).workspace_id == created["id"]
     finally:
-        runtime.services.events.close()
-        runtime.services.engine.dispose()
+        runtime.services.close()
 
 
 def test_import_reports_rows_and_the_bad_one(prepared: Prepared) -> None:

@@ -30,8 +30,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def services(settings):
     svc = open_services(settings)
     yield svc
-    svc.events.close()
-    svc.engine.dispose()
+    svc.close()
 
 
 def test_migrations_are_idempotent(services):

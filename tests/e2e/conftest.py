@@ -96,7 +96,7 @@ def run_live_server(settings: Settings) -> Iterator[LiveServer]:
     finally:
         sock.close()
         if not served:
-            runtime.services.events.close()
+            runtime.services.close()
         runtime.services.engine.dispose()
 
 

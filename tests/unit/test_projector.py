@@ -27,8 +27,7 @@ def test_the_projector_pauses_only_under_saturation(tmp_path: Path, monkeypatch,
     assert projector._step() is True
     # A 10 % share: nine seconds of pause for each second spent projecting.
     assert pauses == ([9.0] if yields else [])
-    runtime.services.events.close()
-    runtime.services.engine.dispose()
+    runtime.services.close()
 
 
 def _merge_batch(anonymous_id: str, user_id: str) -> dict[str, object]:
@@ -63,5 +62,4 @@ def test_one_slice_with_merges_in_two_workspaces_keeps_devices_on_the_survivor(t
             parent = get_profile_view(services, workspace_id=shop.id, reference="u-parent")
             assert "tablet-device" not in [device["device_id"] for device in parent["devices"]]
     finally:
-        services.events.close()
-        services.engine.dispose()
+        services.close()

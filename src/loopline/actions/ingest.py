@@ -6,7 +6,7 @@ import asyncio
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -161,6 +161,26 @@ class IngestPipeline:
             await asyncio.wrap_future(self._writer.submit(records))
         outcome.accepted = len(records)
         return outcome
+
+    def record_platform_events(self, *, workspace_id: str, messages: list[dict[str, Any]], source: str) -> int:
+        """Validate and store messages the platform writes itself (segment membership changes…).
+
+        They bypass the workspace's rate limit, which protects against clients; a message the
+        platform builds wrongly is a bug, so it raises instead of being reported per item.
+        """
+        now = self._services.clock.now()
+        records = [
+            replace(
+                parse_message(
+                    raw, workspace_id=workspace_id, default_type=None, batch_sent_at=None, batch_context=None,
+                    received_at=now, new_message_id=_new_message_id, limits=self._services.limits,
+                ),
+                source=source,
+            )
+            for raw in messages
+        ]
+        self.commit_sync(records, IngestOutcome())
+        return len(records)
 
     def commit_sync(self, records: list[EventRecord], outcome: IngestOutcome) -> IngestOutcome:
         """Store records from a worker thread (imports, demo seeding) and wait for the commit."""

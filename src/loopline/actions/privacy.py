@@ -83,6 +83,8 @@ def do_erase(services: Services, *, workspace_id: str, reference: str) -> Erasur
     services.privacy.delete_profiles(
         workspace_id=workspace_id, profile_ids=[profile.profile_id, *merged_away]
     )
+    # The mart's copy goes too: an erased person must not stay in any segment or export.
+    services.mart.forget_profiles(workspace_id=workspace_id, profile_ids=[profile.profile_id, *merged_away])
     services.privacy.finish_erasure(erasure_id=job.id, deleted_events=deleted, now=services.clock.now())
     finished = services.privacy.get_erasure(workspace_id=workspace_id, erasure_id=job.id)
     assert finished is not None  # written just above in this workspace

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ulid import ULID
 
+from loopline.actions.segment_maintenance import ensure_builtin_segments
 from loopline.domain.keys import SECRET_BYTES, KeyKind, format_key, hash_secret
 from loopline.services import Services
 
@@ -53,6 +54,7 @@ def do_create_workspace(services: Services, *, name: str) -> WorkspaceCreated:
     )
     write = do_issue_key(services, workspace_id=workspace_id, kind=KeyKind.WRITE, label="default source")
     secret = do_issue_key(services, workspace_id=workspace_id, kind=KeyKind.SECRET, label="default")
+    ensure_builtin_segments(services, workspace_id=workspace_id)
     return WorkspaceCreated(workspace_id, name, write.key, secret.key)
 
 

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from loopline import __version__
 from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
-from loopline.api import exports, ingest, management, suppression_list
+from loopline.api import exports, ingest, management, segments, suppression_list
 from loopline.api.auth import access_workspace, require_admin
 from loopline.api.errors import ERROR_SCHEMA, install_error_handlers
 from loopline.bootstrap import Runtime
@@ -67,7 +67,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     install_error_handlers(app)
     # Added last, so it runs before CORS, routing and dependency solving (see its docstring).
     app.add_middleware(ingest.IngestFastPath, fastapi_app=app)
-    routers = (ingest.router, management.router, suppression_list.router, exports.router)
+    routers = (ingest.router, management.router, suppression_list.router, exports.router, segments.router)
     for router in routers:
         app.include_router(router)
 
@@ -80,6 +80,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
             "status": "ok" if error is None else "degraded",
             "queued_events": rt.writer.queued_events,
             "projection_error": type(error).__name__ if error else None,
+            "segments_error": type(rt.segments.last_error).__name__ if rt.segments.last_error else None,
             "projection_lag_events": max(
                 0, rt.services.events.last_seq() - rt.services.profiles.get_cursor(name=PROJECTION_CURSOR)
             ),
@@ -146,6 +147,10 @@ def _complete_openapi(app: FastAPI, routers: tuple[APIRouter, ...]) -> None:
         })
         schemas = components.setdefault("schemas", {})
         schemas["Error"] = ERROR_SCHEMA
+        # Segment bodies are validated by the segment language; publish its schema as theirs.
+        definition = segments.definition_schema()
+        schemas.update(definition.pop("$defs", {}))
+        schemas["SegmentDefinition"] = definition
         for path, item in schema.get("paths", {}).items():
             for method, operation in item.items():
                 responses = operation.setdefault("responses", {})

@@ -23,4 +23,5 @@ def _lazy(module: str, function: str) -> Bench:
 BENCHES: dict[str, Bench] = {
     "ingest": _lazy("loopline.bench.ingest", "run_ingest"),
     "ingest-single": _lazy("loopline.bench.ingest", "run_ingest_single"),
+    "segments": _lazy("loopline.bench.segments", "run_segments"),
 }

@@ -9,6 +9,7 @@ from typing import Any
 from loopline.domain import commerce
 from loopline.domain.events import EventRecord
 from loopline.domain.location import best_location
+from loopline.domain.segments.membership import MEMBERSHIP_SOURCE
 
 
 @dataclass(slots=True)
@@ -109,6 +110,8 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def apply_event(computed: Computed, record: EventRecord, *, session_timeout: timedelta) -> None:
     """Fold one event into the computed properties, in place."""
+    if record.source == MEMBERSHIP_SOURCE:
+        return  # a segment's note about the person, not something the person did
     when = record.timestamp
     # Events arriving out of order can only extend, never split, a session here;
     # exact sessionisation is an analytics query over the event store.

@@ -8,7 +8,9 @@ reason of each problem, in words a marketer building it in the console can act o
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -43,6 +45,42 @@ class Operator(StrEnum):
     WITHIN_NEXT_DAYS = "within_next_days"
     WITHIN_LAST_DAYS = "within_last_days"
     ANNIVERSARY_WITHIN_NEXT_DAYS = "anniversary_within_next_days"
+
+
+ORDERING = frozenset({Operator.LT, Operator.LTE, Operator.GT, Operator.GTE, Operator.BETWEEN})
+RELATIVE_DATES = frozenset({
+    Operator.WITHIN_NEXT_DAYS, Operator.WITHIN_LAST_DAYS, Operator.ANNIVERSARY_WITHIN_NEXT_DAYS,
+})
+NEGATIVE = {Operator.NE: Operator.EQ, Operator.NOT_IN: Operator.IN, Operator.NOT_EXISTS: Operator.EXISTS}
+"""Each negative operator and the positive one it is the complement of."""
+
+# What counts as a date, in definitions and in data alike: a calendar date, or an ISO 8601
+# date-time with an optional UTC offset. Engines parse far more ("now", "Jan 5", "epoch"),
+# so every engine checks this pattern before it parses, and all agree.
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+_DATE = re.compile(DATE_PATTERN)
+# A version orders by its first three numeric parts; each part has at most six digits.
+VERSION_PATTERN = r"^[0-9]{1,6}(\.[0-9]{1,6})*$"
+_VERSION = re.compile(VERSION_PATTERN)
+
+
+def parse_date(text: str) -> datetime | None:
+    """Return the instant a date text means (a date alone is midnight UTC), or None."""
+    if not _DATE.match(text):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # matches the pattern but is no calendar day, e.g. 2026-02-30
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def version_key(text: str) -> int | None:
+    """Return a number that orders versions by their first three parts, or None when unordered."""
+    if not _VERSION.match(text):
+        return None
+    parts = [int(part) for part in text.split(".")[:3]] + [0, 0]
+    return parts[0] * 10**12 + parts[1] * 10**6 + parts[2]
 
 
 _NEEDS_LIST = {Operator.IN, Operator.NOT_IN}
@@ -85,13 +123,50 @@ class Comparison(_Node):
             raise ValueError(f"operator {op.value!r} takes {needs}, got {', '.join(sorted(given)) or 'none'}")
         if op is Operator.CONTAINS and not isinstance(self.value, str):
             raise ValueError("operator 'contains' compares text: value must be a string")
+        for operand in (self.value, self.low, self.high, *(self.values or ())):
+            if isinstance(operand, float) and not math.isfinite(operand):
+                raise ValueError("numbers must be finite")
+        if op in ORDERING:
+            self._check_ordered(op)
         return self
+
+    def _check_ordered(self, op: Operator) -> None:
+        operands = [self.low, self.high] if op is Operator.BETWEEN else [self.value]
+        kinds = {_ordered_kind(operand) for operand in operands}
+        if None in kinds or len(kinds) > 1:
+            raise ValueError(
+                f"operator {op.value!r} compares numbers or dates (2026-05-01 or 2026-05-01T09:30:00Z);"
+                " between takes two of the same kind"
+            )
+        if op is Operator.BETWEEN and _order_key(self.low) > _order_key(self.high):
+            raise ValueError("between needs low ≤ high")
+
+
+def _ordered_kind(operand: Any) -> str | None:
+    if isinstance(operand, bool):
+        return None
+    if isinstance(operand, int | float):
+        return "number"
+    if isinstance(operand, str) and parse_date(operand) is not None:
+        return "date"
+    return None
+
+
+def _order_key(operand: Any) -> Any:
+    return parse_date(operand) if isinstance(operand, str) else float(operand)
+
+
+Path = Annotated[
+    str,
+    Field(min_length=1, max_length=200, pattern=r"^[^.]+(\.[^.]+)*$"),
+]
+"""A name or a dotted path into nested objects (``address.city``); no empty parts."""
 
 
 class PropertyFilter(Comparison):
     """A condition on one event property (dotted paths reach nested ones: ``product.category``)."""
 
-    property: Name
+    property: Path
 
 
 class And(_Node):
@@ -119,7 +194,7 @@ class Trait(Comparison):
     """A profile trait compared with a value, a list, a range or a relative date."""
 
     type: Literal["trait"]
-    trait: Name
+    trait: Path
 
 
 COMPUTED_PROPERTIES = (
@@ -215,6 +290,30 @@ class Device(Comparison):
     type: Literal["device"]
     field: Literal["platform", "os_name", "os_version", "app_version", "model", "has_push_token"]
 
+    @model_validator(mode="after")
+    def _fits_the_field(self) -> Self:
+        op = self.operator
+        if self.field == "has_push_token":
+            if op not in (Operator.EQ, Operator.NE) or not isinstance(self.value, bool):
+                raise ValueError("has_push_token takes operator 'eq' (or 'ne') with value true or false")
+            return self
+        if op in RELATIVE_DATES:
+            raise ValueError(f"operator {op.value!r} compares dates; device fields are text")
+        for operand in (self.value, self.low, self.high, *(self.values or ())):
+            if operand is not None and not isinstance(operand, str):
+                raise ValueError(f"device {self.field} is text: compare it with strings")
+        return self
+
+    def _check_ordered(self, op: Operator) -> None:
+        if self.field not in ("os_version", "app_version"):
+            raise ValueError(f"operator {op.value!r} orders versions: only os_version and app_version take it")
+        operands = [self.low, self.high] if op is Operator.BETWEEN else [self.value]
+        keys = [version_key(operand) if isinstance(operand, str) else None for operand in operands]
+        if None in keys:
+            raise ValueError("a version is numbers separated by dots, e.g. 5.10.1")
+        if op is Operator.BETWEEN and keys[0] > keys[1]:  # type: ignore[operator]
+            raise ValueError("between needs low ≤ high")
+
 
 class Near(_Node):
     """Within ``radius_km`` of a point."""
@@ -237,7 +336,14 @@ class Location(_Node):
     def _something_to_match(self) -> Self:
         if self.country is None and self.region is None and self.postal_code is None and self.near is None:
             raise ValueError("a location condition needs country, region, postal_code or near")
+        if self.country is not None and not self.country.isalpha():
+            raise ValueError("country is an ISO 3166 alpha-2 code such as DE")
         return self
+
+    @property
+    def country_code(self) -> str | None:
+        """Return the country as stored on profiles: upper-case alpha-2."""
+        return self.country.upper() if self.country is not None else None
 
 
 class Reachable(_Node):

@@ -438,6 +438,10 @@ class DuckdbEventStore:
         """Return the highest sequence number assigned so far (0 when empty)."""
         return self._last_seq
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Return a new cursor on the database: the mart keeps its tables beside the events."""
+        return self._conn.cursor()
+
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file."""
         with self._write_lock:

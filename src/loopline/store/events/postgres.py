@@ -132,7 +132,7 @@ def _lock_key(schema: str) -> int:
     return int.from_bytes(digest, "little", signed=True)
 
 
-class _Pool:
+class Pool:
     """A minimal thread-safe pool: connections are lent out one borrower at a time."""
 
     def __init__(self, conninfo: str, schema: str | None, max_idle: int, setup: Sequence[str]) -> None:
@@ -164,7 +164,7 @@ class _Pool:
         """Lend a connection in autocommit mode; open transactions with ``conn.transaction()``."""
         with self._lock:
             if self._closed:
-                raise RuntimeError("the event store is closed")
+                raise RuntimeError("the store is closed")
             conn = self._idle.pop() if self._idle else None
         if conn is None or conn.closed:
             conn = self._connect()
@@ -196,7 +196,7 @@ class PostgresEventStore:
         self.schema = schema or url_schema
         # The staging table is temporary, so each connection creates its own at birth; it
         # lives in pg_temp and does not need the schema to exist yet.
-        self._pool = _Pool(conninfo, self.schema, max_idle_connections, setup=(_STAGING_DDL,))
+        self._pool = Pool(conninfo, self.schema, max_idle_connections, setup=(_STAGING_DDL,))
         try:
             self._lock_key = self._migrate()
         except BaseException:

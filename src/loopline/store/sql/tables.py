@@ -42,6 +42,8 @@ profiles = sa.Table(
     sa.Column("created_at", When, nullable=False),
     sa.Column("updated_at", When, nullable=False),
     sa.Index("ix_profiles_workspace", "workspace_id", "updated_at"),
+    # The mart copies what changed since its watermark, across workspaces.
+    sa.Index("ix_profiles_updated", "updated_at"),
 )
 
 identities = sa.Table(
@@ -86,6 +88,7 @@ consents = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("source", sa.String(100), nullable=False),
     sa.Column("updated_at", When, nullable=False),
+    sa.Index("ix_consents_updated", "updated_at"),
 )
 
 suppressions = sa.Table(
@@ -165,4 +168,37 @@ imports = sa.Table(
     sa.Column("created_at", When, nullable=False),
     sa.Column("updated_at", When, nullable=False),
     sa.UniqueConstraint("workspace_id", "file_sha256", name="uq_imports_file"),
+)
+
+# Segments: a versioned definition each; ``builtin`` names the lifecycle segment a row is
+# (new, active, at_risk…), NULL for the workspace's own. Members live in the mart.
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("definition", Json, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("builtin", sa.String(40)),
+    sa.Column("member_count", sa.BigInteger),
+    sa.Column("refreshed_at", When),
+    sa.Column("refreshed_version", sa.Integer),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_segments_name"),
+)
+
+# Membership over time: one row per refresh, full or incremental.
+segment_counts = sa.Table(
+    "segment_counts",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("segment_id", sa.String(40), primary_key=True),
+    sa.Column("at", When, primary_key=True),
+    sa.Column("members", sa.BigInteger, nullable=False),
+    sa.Column("entered", sa.BigInteger, nullable=False),
+    sa.Column("exited", sa.BigInteger, nullable=False),
+    sa.Column("full", sa.Boolean, nullable=False),
 )

@@ -1,0 +1,106 @@
+"""Keeping the mart's copy of profile facts current with the operational store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from loopline.ports import MartBatch
+from loopline.services import Services
+
+PAGE = 5_000
+# Writers stamp rows with the time they began, and may commit a little later than a
+# writer that began after them; re-reading this much before the watermark never misses
+# such a row (copying a row twice is harmless).
+OVERLAP = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class MartSyncReport:
+    """What one sync copied."""
+
+    profiles: int
+    gone: int
+    consents: int
+    suppressions_copied: bool
+
+
+def do_sync_mart(services: Services, *, progress: Callable[[int], None] | None = None) -> MartSyncReport:
+    """Copy profiles, identities, devices, consents and suppressions changed since the last sync."""
+    mart, source = services.mart, services.mart_source
+    marks = mart.watermarks()
+    since = _since(marks.get("profiles"))
+    copied = gone = 0
+    after: tuple[datetime, str] | None = None
+    newest = marks.get("profiles")
+    while page := source.changed_profiles(since=since, after=after, limit=PAGE):
+        batch = MartBatch()
+        live = []
+        for row in page:
+            key = (row["workspace_id"], row["id"])
+            if row["merged_into"] is not None:
+                batch.gone.append(key)
+            else:
+                batch.touched.append(key)
+                batch.profiles.append(_profile_row(row))
+                live.append(row["id"])
+        facts = source.facts_of(live)
+        batch.identities, batch.devices, batch.consents = facts["identities"], facts["devices"], facts["consents"]
+        last = page[-1]
+        after = (last["updated_at"], last["id"])
+        newest = last["updated_at"].isoformat()
+        batch.watermarks["profiles"] = newest
+        mart.apply(batch)
+        copied += len(batch.profiles)
+        gone += len(batch.gone)
+        if progress is not None:
+            progress(len(page))
+    consents = _sync_consents(services, marks)
+    suppressed = _sync_suppressions(services, marks)
+    return MartSyncReport(profiles=copied, gone=gone, consents=consents, suppressions_copied=suppressed)
+
+
+def _since(mark: str | None) -> datetime | None:
+    return datetime.fromisoformat(mark) - OVERLAP if mark else None
+
+
+def _profile_row(row: dict[str, Any]) -> dict[str, Any]:
+    computed = row["computed"] or {}
+    known_since = row["created_at"]
+    first_seen = computed.get("first_seen")
+    if isinstance(first_seen, str):
+        known_since = min(known_since, datetime.fromisoformat(first_seen))
+    return {
+        "workspace_id": row["workspace_id"],
+        "profile_id": row["id"],
+        "traits": orjson.dumps(row["traits"] or {}).decode(),
+        "computed": orjson.dumps(computed).decode(),
+        "created_at": row["created_at"],
+        "known_since": known_since,
+        "updated_at": row["updated_at"],
+    }
+
+
+def _sync_consents(services: Services, marks: dict[str, str]) -> int:
+    # Consent choices change without touching the profile row; they are copied on their own.
+    rows = services.mart_source.changed_consents(since=_since(marks.get("consents")))
+    if not rows:
+        return 0
+    newest = max(row.pop("updated_at") for row in rows)
+    services.mart.apply(MartBatch(consents=rows, watermarks={"consents": newest.isoformat()}))
+    return len(rows)
+
+
+def _sync_suppressions(services: Services, marks: dict[str, str]) -> bool:
+    # Removals leave no trace to page through, so the list is copied whole whenever its
+    # fingerprint (size and newest change) moves; it is small next to the profiles.
+    fingerprint = services.mart_source.suppressions_fingerprint()
+    if marks.get("suppressions") == fingerprint:
+        return False
+    rows = services.mart_source.suppressions()
+    services.mart.apply(MartBatch(suppressions=rows, watermarks={"suppressions": fingerprint}))
+    return True

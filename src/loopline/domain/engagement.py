@@ -1,0 +1,50 @@
+"""The events that record what a customer did with a message, per action and channel.
+
+Delivery and tracking write these events onto the profile; segments count them
+(``engagement`` conditions) and reports measure campaigns by them.
+"""
+
+from __future__ import annotations
+
+from loopline.domain import commerce
+
+EMAIL_DELIVERED = "Email Delivered"
+SMS_DELIVERED = "SMS Delivered"
+SMS_CLICKED = "SMS Link Clicked"
+IN_APP_VIEWED = "In-App Message Viewed"
+IN_APP_CLICKED = "In-App Message Clicked"
+WEB_PUSH_RECEIVED = "Web Push Received"
+WEB_PUSH_CLICKED = "Web Push Clicked"
+
+ENGAGEMENT_EVENTS: dict[str, dict[str, str]] = {
+    "received": {
+        "email": EMAIL_DELIVERED,
+        "push": commerce.PUSH_RECEIVED,
+        "sms": SMS_DELIVERED,
+        "in_app": IN_APP_VIEWED,
+        "web_push": WEB_PUSH_RECEIVED,
+    },
+    # An SMS has no open; a push is opened by tapping it, a web push by clicking it.
+    "opened": {
+        "email": commerce.EMAIL_OPENED,
+        "push": commerce.PUSH_TAPPED,
+        "in_app": IN_APP_VIEWED,
+        "web_push": WEB_PUSH_CLICKED,
+    },
+    "clicked": {
+        "email": commerce.EMAIL_CLICKED,
+        "push": commerce.PUSH_TAPPED,
+        "sms": SMS_CLICKED,
+        "in_app": IN_APP_CLICKED,
+        "web_push": WEB_PUSH_CLICKED,
+    },
+}
+
+
+def engagement_events(action: str, channel: str | None) -> list[str]:
+    """Return the event names that count as ``action`` on ``channel`` (every channel when None)."""
+    by_channel = ENGAGEMENT_EVENTS[action]
+    names = [by_channel[channel]] if channel is not None and channel in by_channel else (
+        [] if channel is not None else list(by_channel.values())
+    )
+    return sorted(set(names))

@@ -1,0 +1,374 @@
+"""What differs between the engines a query runs on: literals, JSON access, dates, versions.
+
+The compilers build every query from these few fragments, so the meaning of a segment or a
+report is written once and each engine receives its own spelling of it. Only literals the
+compiler makes from validated values enter the SQL; each dialect escapes them for itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from loopline.domain.segments.definition import DATE_PATTERN, VERSION_PATTERN
+
+Path = Sequence[str]
+"""A path into a JSON column: one key per nesting level."""
+
+
+class Dialect(Protocol):
+    """One engine's spelling of the fragments every query is built from."""
+
+    name: str
+    settings: str
+    """Appended to every query: engine settings the compiled SQL relies on."""
+
+    def text(self, value: str) -> str:
+        """Return a string literal."""
+        ...
+
+    def instant(self, value: datetime) -> str:
+        """Return a timestamp-with-time-zone literal."""
+        ...
+
+    def json_text(self, column: str, path: Path) -> str:
+        """Return the value at ``path`` when it is a JSON string, else NULL."""
+        ...
+
+    def json_number(self, column: str, path: Path) -> str:
+        """Return the value at ``path`` when it is a JSON number, else NULL."""
+        ...
+
+    def json_bool(self, column: str, path: Path) -> str:
+        """Return the value at ``path`` when it is a JSON boolean, else NULL."""
+        ...
+
+    def json_present(self, column: str, path: Path) -> str:
+        """Return a condition: the path exists and holds something other than JSON null."""
+        ...
+
+    def json_array_has(self, column: str, path: Path, element: str) -> str:
+        """Return a condition: the value at ``path`` is an array with this string element."""
+        ...
+
+    def contains(self, haystack: str, needle: str) -> str:
+        """Return a condition: ``haystack`` contains ``needle``, ignoring case."""
+        ...
+
+    def lower(self, text: str) -> str:
+        """Return ``text`` in lower case (every alphabet, not only ASCII)."""
+        ...
+
+    def as_date(self, text: str) -> str:
+        """Return ``text`` as an instant when it is a date (``DATE_PATTERN``, a real day), else NULL."""
+        ...
+
+    def plus_minutes(self, instant: str, minutes: int) -> str:
+        """Return ``instant`` moved ``minutes`` later."""
+        ...
+
+    def month_day(self, instant: str) -> str:
+        """Return month × 100 + day of ``instant`` in UTC."""
+        ...
+
+    def version_key(self, text: str) -> str:
+        """Return a number ordering versions by their first three parts, NULL when unordered."""
+        ...
+
+
+def number(value: float) -> str:
+    """Return a numeric literal (the same spelling on every engine)."""
+    if isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value!r}")
+    return repr(int(value)) if isinstance(value, int) else repr(float(value))
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+_VERSION_PARTS = "{a} * 1000000000000 + {b} * 1000000 + {c}"
+
+
+class DuckdbDialect:
+    """DuckDB: JSON columns of type JSON, read by JSON pointer; the session runs in UTC."""
+
+    name = "duckdb"
+    settings = ""
+
+    def text(self, value: str) -> str:
+        """Return a string literal (standard SQL: only the quote doubles)."""
+        return _quoted(value)
+
+    def instant(self, value: datetime) -> str:
+        """Return a TIMESTAMPTZ literal."""
+        return f"TIMESTAMPTZ '{_utc_text(value)}+00'"
+
+    def _pointer(self, path: Path) -> str:
+        # JSON pointer (RFC 6901) escapes keys exactly, where JSONPath treats "*" as a wildcard.
+        return self.text("/" + "/".join(key.replace("~", "~0").replace("/", "~1") for key in path))
+
+    def _type(self, column: str, path: Path) -> str:
+        # A pointer's numeric part also indexes arrays; a path walks into objects only, so
+        # the type counts only when every parent of a numeric part is an object.
+        parents = [
+            f"json_type({column}, {self._pointer(path[:index])}) = 'OBJECT'"
+            for index, key in enumerate(path) if key.isdigit() or key == "-"
+        ]
+        found = f"json_type({column}, {self._pointer(path)})"
+        return f"(CASE WHEN {' AND '.join(parents)} THEN {found} END)" if parents else found
+
+    def json_text(self, column: str, path: Path) -> str:
+        """Return the string at ``path``."""
+        value = f"json_extract_string({column}, {self._pointer(path)})"
+        return f"(CASE WHEN {self._type(column, path)} = 'VARCHAR' THEN {value} END)"
+
+    def json_number(self, column: str, path: Path) -> str:
+        """Return the number at ``path`` as DOUBLE."""
+        return (
+            f"(CASE WHEN {self._type(column, path)} IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
+            f" THEN TRY_CAST(json_extract_string({column}, {self._pointer(path)}) AS DOUBLE) END)"
+        )
+
+    def json_bool(self, column: str, path: Path) -> str:
+        """Return the boolean at ``path``."""
+        return (
+            f"(CASE WHEN {self._type(column, path)} = 'BOOLEAN'"
+            f" THEN json_extract_string({column}, {self._pointer(path)}) = 'true' END)"
+        )
+
+    def json_present(self, column: str, path: Path) -> str:
+        """Return whether the path holds a non-null value."""
+        return f"(coalesce({self._type(column, path)}, 'NULL') <> 'NULL')"
+
+    def json_array_has(self, column: str, path: Path, element: str) -> str:
+        """Return whether the array at ``path`` has the string ``element``."""
+        items = f"json_extract(json_extract({column}, {self._pointer(path)}), '$[*]')"
+        return (
+            f"({self._type(column, path)} = 'ARRAY' AND len(list_filter({items},"
+            f" x -> json_type(x) = 'VARCHAR' AND json_extract_string(x, '$') = {self.text(element)})) > 0)"
+        )
+
+    def contains(self, haystack: str, needle: str) -> str:
+        """Return a case-insensitive substring test."""
+        return f"(strpos(lower({haystack}), lower({self.text(needle)})) > 0)"
+
+    def lower(self, text: str) -> str:
+        """Return lower case."""
+        return f"lower({text})"
+
+    def as_date(self, text: str) -> str:
+        """Return the instant of a date text, NULL for anything else."""
+        return (
+            f"(CASE WHEN regexp_full_match({text}, {self.text(DATE_PATTERN)})"
+            f" THEN TRY_CAST(replace({text}, 'Z', '+00:00') AS TIMESTAMPTZ) END)"
+        )
+
+    def plus_minutes(self, instant: str, minutes: int) -> str:
+        """Return the instant moved later."""
+        return f"({instant} + INTERVAL {int(minutes)} MINUTE)"
+
+    def month_day(self, instant: str) -> str:
+        """Return month × 100 + day (the session's time zone is UTC)."""
+        return f"(month({instant}) * 100 + day({instant}))"
+
+    def version_key(self, text: str) -> str:
+        """Return the ordering number of a version text."""
+        parts = {key: f"TRY_CAST(coalesce(nullif(split_part({text}, '.', {n}), ''), '0') AS BIGINT)"
+                 for key, n in (("a", 1), ("b", 2), ("c", 3))}
+        ordered = f"regexp_full_match({text}, {self.text(VERSION_PATTERN)})"
+        return f"(CASE WHEN {ordered} THEN {_VERSION_PARTS.format(**parts)} END)"
+
+
+class PostgresDialect:
+    """PostgreSQL: JSONB columns; dates parse through a guarded function the mart installs."""
+
+    name = "postgres"
+    settings = ""
+
+    def text(self, value: str) -> str:
+        """Return a string literal (standard_conforming_strings: only the quote doubles)."""
+        if "\x00" in value:
+            raise ValueError("text may not contain NUL")
+        return _quoted(value)
+
+    def instant(self, value: datetime) -> str:
+        """Return a timestamptz literal."""
+        return f"TIMESTAMPTZ '{_utc_text(value)}+00'"
+
+    def _value(self, column: str, path: Path) -> str:
+        # ``->`` with a text key reads objects only (``#>`` would also index arrays).
+        return "(" + column + "".join(f" -> {self.text(key)}" for key in path) + ")"
+
+    def _scalar(self, column: str, path: Path) -> str:
+        return "(" + column + "".join(f" -> {self.text(key)}" for key in path[:-1]) + f" ->> {self.text(path[-1])})"
+
+    def _type(self, column: str, path: Path) -> str:
+        return f"jsonb_typeof({self._value(column, path)})"
+
+    def json_text(self, column: str, path: Path) -> str:
+        """Return the string at ``path``."""
+        return f"(CASE WHEN {self._type(column, path)} = 'string' THEN {self._scalar(column, path)} END)"
+
+    def json_number(self, column: str, path: Path) -> str:
+        """Return the number at ``path`` as numeric (exact, and never out of range)."""
+        return f"(CASE WHEN {self._type(column, path)} = 'number' THEN {self._scalar(column, path)}::numeric END)"
+
+    def json_bool(self, column: str, path: Path) -> str:
+        """Return the boolean at ``path``."""
+        return f"(CASE WHEN {self._type(column, path)} = 'boolean' THEN {self._scalar(column, path)}::boolean END)"
+
+    def json_present(self, column: str, path: Path) -> str:
+        """Return whether the path holds a non-null value."""
+        return f"(coalesce({self._type(column, path)}, 'null') <> 'null')"
+
+    def json_array_has(self, column: str, path: Path, element: str) -> str:
+        """Return whether the array at ``path`` has the string ``element``."""
+        return (
+            f"({self._type(column, path)} = 'array'"
+            f" AND {self._value(column, path)} @> jsonb_build_array({self.text(element)}::text))"
+        )
+
+    def contains(self, haystack: str, needle: str) -> str:
+        """Return a case-insensitive substring test."""
+        return f"(strpos(lower({haystack}), lower({self.text(needle)})) > 0)"
+
+    def lower(self, text: str) -> str:
+        """Return lower case."""
+        return f"lower({text})"
+
+    def as_date(self, text: str) -> str:
+        """Return the instant of a date text, NULL for anything else (see ``POSTGRES_FUNCTIONS``)."""
+        return f"loopline_as_date({text})"
+
+    def plus_minutes(self, instant: str, minutes: int) -> str:
+        """Return the instant moved later."""
+        return f"({instant} + INTERVAL '{int(minutes)} minutes')"
+
+    def month_day(self, instant: str) -> str:
+        """Return month × 100 + day in UTC."""
+        utc = f"({instant} AT TIME ZONE 'UTC')"
+        return f"(EXTRACT(MONTH FROM {utc})::int * 100 + EXTRACT(DAY FROM {utc})::int)"
+
+    def version_key(self, text: str) -> str:
+        """Return the ordering number of a version text."""
+        parts = {key: f"coalesce(nullif(split_part({text}, '.', {n}), ''), '0')::bigint"
+                 for key, n in (("a", 1), ("b", 2), ("c", 3))}
+        return f"(CASE WHEN {text} ~ {self.text(VERSION_PATTERN)} THEN {_VERSION_PARTS.format(**parts)} END)"
+
+
+POSTGRES_FUNCTIONS = (
+    # PostgreSQL has no TRY_CAST: a text that matches the date pattern but is no real day
+    # (2026-02-30) would fail the whole query, so the cast is caught here.
+    f"""
+    CREATE OR REPLACE FUNCTION loopline_as_date(value text) RETURNS timestamptz
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    BEGIN
+        IF value IS NULL OR value !~ '{DATE_PATTERN}' THEN
+            RETURN NULL;
+        END IF;
+        RETURN (CASE WHEN length(value) = 10 THEN value || 'T00:00:00Z'
+                     WHEN value ~ '(Z|[+-][0-9]{{2}}:[0-9]{{2}})$' THEN value
+                     ELSE value || 'Z' END)::timestamptz;
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END
+    $$
+    """,
+)
+"""Functions the PostgreSQL mart installs for the dialect."""
+
+
+class ClickhouseDialect:
+    """ClickHouse: JSON kept as String columns, read with the JSONExtract family; UTC DateTime64."""
+
+    name = "clickhouse"
+    # Outer joins fill unmatched columns with NULL, as in standard SQL, not with defaults.
+    settings = " SETTINGS join_use_nulls = 1"
+
+    def text(self, value: str) -> str:
+        """Return a string literal; ClickHouse also treats the backslash as an escape."""
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    def instant(self, value: datetime) -> str:
+        """Return a DateTime64 literal in UTC."""
+        return f"toDateTime64('{_utc_text(value)}', 6, 'UTC')"
+
+    def _keys(self, path: Path) -> str:
+        return ", ".join(self.text(key) for key in path)
+
+    def _type(self, column: str, path: Path) -> str:
+        return f"toString(JSONType({column}, {self._keys(path)}))"
+
+    def json_text(self, column: str, path: Path) -> str:
+        """Return the string at ``path``."""
+        return f"if({self._type(column, path)} = 'String', JSONExtractString({column}, {self._keys(path)}), NULL)"
+
+    def json_number(self, column: str, path: Path) -> str:
+        """Return the number at ``path`` as Float64."""
+        return (
+            f"if({self._type(column, path)} IN ('Int64', 'UInt64', 'Double'),"
+            f" JSONExtractFloat({column}, {self._keys(path)}), NULL)"
+        )
+
+    def json_bool(self, column: str, path: Path) -> str:
+        """Return the boolean at ``path``."""
+        return f"if({self._type(column, path)} = 'Bool', JSONExtractBool({column}, {self._keys(path)}) = 1, NULL)"
+
+    def json_present(self, column: str, path: Path) -> str:
+        """Return whether the path holds a non-null value (a missing key reads as Null)."""
+        return f"({self._type(column, path)} <> 'Null')"
+
+    def json_array_has(self, column: str, path: Path, element: str) -> str:
+        """Return whether the array at ``path`` has the string ``element``."""
+        return (
+            f"({self._type(column, path)} = 'Array' AND arrayExists(x -> JSONType(x) = 'String'"
+            f" AND JSONExtractString(x) = {self.text(element)}, JSONExtractArrayRaw({column}, {self._keys(path)})))"
+        )
+
+    def contains(self, haystack: str, needle: str) -> str:
+        """Return a case-insensitive substring test (UTF-8 aware)."""
+        return f"(positionUTF8(lowerUTF8({haystack}), lowerUTF8({self.text(needle)})) > 0)"
+
+    def lower(self, text: str) -> str:
+        """Return lower case (``lower`` alone folds ASCII only)."""
+        return f"lowerUTF8({text})"
+
+    def as_date(self, text: str) -> str:
+        """Return the instant of a date text, NULL for anything else.
+
+        The best-effort parser rolls impossible days over (30 February becomes 2 March), so
+        the parsed day is compared with the text's own.
+        """
+        parsed = f"parseDateTime64BestEffortOrNull({text}, 6, 'UTC')"
+        own_day = f"substring({text}, 1, 10)"
+        # toDate32: plain Date starts in 1970 and would bend every older birthday.
+        day_of = f"toString(toDate32(parseDateTime64BestEffortOrNull({own_day}, 6, 'UTC')))"
+        return (
+            f"if(match({text}, {self.text(DATE_PATTERN)}) AND {day_of} = {own_day}, {parsed}, NULL)"
+        )
+
+    def plus_minutes(self, instant: str, minutes: int) -> str:
+        """Return the instant moved later."""
+        return f"({instant} + toIntervalMinute({int(minutes)}))"
+
+    def month_day(self, instant: str) -> str:
+        """Return month × 100 + day in UTC."""
+        return f"(toMonth({instant}, 'UTC') * 100 + toDayOfMonth({instant}, 'UTC'))"
+
+    def version_key(self, text: str) -> str:
+        """Return the ordering number of a version text."""
+        parts = {key: f"toInt64OrZero(arrayElement(splitByChar('.', {text}), {n}))"
+                 for key, n in (("a", 1), ("b", 2), ("c", 3))}
+        return f"if(match({text}, {self.text(VERSION_PATTERN)}), {_VERSION_PARTS.format(**parts)}, NULL)"
+
+
+DIALECTS: dict[str, Dialect] = {
+    dialect.name: dialect for dialect in (DuckdbDialect(), PostgresDialect(), ClickhouseDialect())
+}

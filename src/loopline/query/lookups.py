@@ -1,0 +1,80 @@
+"""Small queries around segments: estimates, member pages, identifiers, and name probes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from loopline.query.dialects import Dialect
+
+CONTACT_KINDS = ("user_id", "anonymous_id", "email", "phone")
+
+
+def _list(dialect: Dialect, values: Sequence[str]) -> str:
+    return ", ".join(dialect.text(value) for value in values)
+
+
+def estimate_sql(segment_sql: str, *, sample: int) -> str:
+    """Return a query giving ``sample`` member ids, each row carrying the total member count."""
+    # One pass: the window count sees every member before the limit applies.
+    return f"SELECT s.profile_id, count(*) OVER () AS total FROM ({segment_sql}) s LIMIT {int(sample)}"
+
+
+def profiles_sql(dialect: Dialect, *, workspace_id: str, profile_ids: Sequence[str]) -> str:
+    """Return the traits of the given profiles."""
+    return (
+        f"SELECT p.profile_id, p.traits FROM mart_profiles p WHERE p.workspace_id = {dialect.text(workspace_id)}"
+        f" AND p.profile_id IN ({_list(dialect, profile_ids)})"
+    )
+
+
+def identifiers_sql(dialect: Dialect, *, workspace_id: str, profile_ids: Sequence[str]) -> str:
+    """Return (profile_id, kind, value) of the given profiles' user ids, device ids, emails and phones."""
+    return (
+        "SELECT i.profile_id, i.kind, i.value FROM mart_identities i"
+        f" WHERE i.workspace_id = {dialect.text(workspace_id)} AND i.kind IN ({_list(dialect, CONTACT_KINDS)})"
+        f" AND i.profile_id IN ({_list(dialect, profile_ids)})"
+        " ORDER BY i.profile_id, i.kind, i.value"
+    )
+
+
+def members_sql(
+    dialect: Dialect, *, workspace_id: str, segment_id: str, after: str | None = None, limit: int | None = None,
+    changed_since: datetime | None = None,
+) -> str:
+    """Return a segment's stored members in id order: a page after ``after``, or all of them."""
+    scope = f"m.workspace_id = {dialect.text(workspace_id)} AND m.segment_id = {dialect.text(segment_id)}"
+    if after is not None:
+        scope += f" AND m.profile_id > {dialect.text(after)}"
+    if changed_since is not None:
+        scope += (
+            f" AND m.profile_id IN (SELECT p.profile_id FROM mart_profiles p WHERE p.workspace_id = m.workspace_id"
+            f" AND p.updated_at >= {dialect.instant(changed_since)})"
+        )
+    query = f"SELECT m.profile_id FROM mart_segment_members m WHERE {scope} ORDER BY m.profile_id"
+    return query + (f" LIMIT {int(limit)}" if limit is not None else "")
+
+
+def member_count_sql(dialect: Dialect, *, workspace_id: str, segment_id: str) -> str:
+    """Return a segment's stored member count."""
+    return (
+        f"SELECT count(*) FROM mart_segment_members m WHERE m.workspace_id = {dialect.text(workspace_id)}"
+        f" AND m.segment_id = {dialect.text(segment_id)}"
+    )
+
+
+def event_seen_sql(dialect: Dialect, *, workspace_id: str, event: str, property_path: Sequence[str] = ()) -> str:
+    """Return a query with a row when the workspace has the event (with that property, if given)."""
+    test = f" AND {dialect.json_present('properties', property_path)}" if property_path else ""
+    return (
+        f"SELECT 1 FROM events WHERE workspace_id = {dialect.text(workspace_id)} AND event = {dialect.text(event)}"
+        f"{test} LIMIT 1"
+    )
+
+
+def trait_seen_sql(dialect: Dialect, *, workspace_id: str, path: Sequence[str]) -> str:
+    """Return a query with a row when some profile of the workspace has the trait."""
+    return (
+        f"SELECT 1 FROM mart_profiles p WHERE p.workspace_id = {dialect.text(workspace_id)}"
+        f" AND {dialect.json_present('p.traits', path)} LIMIT 1"
+    )

@@ -1,0 +1,419 @@
+"""The segment compiler: one definition in, one engine's SQL out.
+
+The query selects ``profile_id`` from the mart's profiles of one workspace. Every condition
+becomes a boolean expression over that row: value comparisons read the profile's JSON, and
+conditions on events, devices, identities, consents and other segments become ``IN`` /
+``NOT IN`` over grouped sub-queries, which every engine plans as hash semi-joins (ClickHouse
+has no correlated sub-queries, and the others gain nothing from them).
+
+Leaves never yield NULL: a comparison that cannot be made is false, so ``not`` is the exact
+complement within the workspace, as ``docs/segments.md`` promises.
+
+The mart's relations (see ``loopline.store.mart``):
+  mart_profiles (workspace_id, profile_id, traits, computed, created_at, known_since)
+  mart_identities (workspace_id, kind, value, profile_id)
+  mart_devices (workspace_id, device_id, profile_id, platform, os_name, os_version, app_version, model, push_token)
+  mart_consents (workspace_id, profile_id, channel, topic, status)
+  mart_suppressions (workspace_id, channel, address)
+  mart_segment_members (workspace_id, segment_id, profile_id)
+  events (workspace_id, type, event, user_id, anonymous_id, timestamp, properties, context)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from loopline.domain.consent import ALL_TOPICS
+from loopline.domain.engagement import engagement_events
+from loopline.domain.segments.definition import (
+    NEGATIVE,
+    And,
+    Comparison,
+    ComputedProperty,
+    Count,
+    Device,
+    Engagement,
+    EventStep,
+    Inactive,
+    InSegment,
+    Location,
+    Not,
+    Operator,
+    Or,
+    Performed,
+    PropertyFilter,
+    Reachable,
+    SegmentDefinition,
+    Trait,
+    Window,
+    parse_date,
+    version_key,
+)
+from loopline.domain.segments.definition import (
+    Sequence as SequenceCondition,
+)
+from loopline.domain.segments.membership import MEMBERSHIP_SOURCE
+from loopline.query.dialects import Dialect, number
+
+EARTH_RADIUS_KM = 6371.0088
+ACTIVITY_TYPES = ("track", "page", "screen")
+PURCHASE_EVENT = "Order Completed"
+# Consent needed before a message may go out: explicit opt-in for email and SMS; for the
+# others the operating system's permission (a token, an installed app) is the opt-in,
+# and only an explicit opt-out stops them.
+NEEDS_OPT_IN = frozenset({"email", "sms"})
+
+_OWNED = """owned AS (
+    SELECT coalesce(known_user.profile_id, known_device.profile_id) AS profile_id,
+           e.type AS type, e.source AS source, e.event AS event, e."timestamp" AS ts, e.properties AS properties
+    FROM events e
+    LEFT JOIN mart_identities known_user
+        ON known_user.workspace_id = e.workspace_id AND known_user.kind = 'user_id' AND known_user.value = e.user_id
+    LEFT JOIN mart_identities known_device
+        ON known_device.workspace_id = e.workspace_id AND known_device.kind = 'anonymous_id'
+        AND known_device.value = e.anonymous_id
+    WHERE e.workspace_id = {workspace}
+)"""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSegment:
+    """A segment's SQL for one engine: it selects the member profile ids of one workspace.
+
+    Run it with the dialect's ``settings`` appended to the outermost query.
+    """
+
+    sql: str
+    dialect: str
+    uses_events: bool
+
+
+def compile_segment(
+    definition: SegmentDefinition, *, dialect: Dialect, workspace_id: str, now: datetime,
+    changed_since: datetime | None = None,
+) -> CompiledSegment:
+    """Return the SQL selecting the members of ``definition`` at ``now``.
+
+    With ``changed_since``, only profiles copied to the mart since then are considered: an
+    incremental refresh re-evaluates just the people whose data moved.
+    """
+    compiler = _Compiler(dialect, workspace_id, now)
+    condition = compiler.condition(definition.condition)
+    workspace = dialect.text(workspace_id)
+    scope = f"p.workspace_id = {workspace}"
+    if changed_since is not None:
+        scope += f" AND p.updated_at >= {dialect.instant(changed_since)}"
+    body = f"SELECT p.profile_id FROM mart_profiles p WHERE {scope} AND {condition}"
+    if compiler.uses_events:
+        body = "WITH " + _OWNED.format(workspace=workspace) + "\n" + body
+    return CompiledSegment(sql=body, dialect=dialect.name, uses_events=compiler.uses_events)
+
+
+class _Compiler:
+    def __init__(self, dialect: Dialect, workspace_id: str, now: datetime) -> None:
+        self.d = dialect
+        self.workspace = dialect.text(workspace_id)
+        self.now = now
+        self.uses_events = False
+
+    # -- combinators -----------------------------------------------------------------------
+
+    def condition(self, node: Any) -> str:
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.condition(child) for child in node.conditions) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.condition(child) for child in node.conditions) + ")"
+        if isinstance(node, Not):
+            return f"(NOT {self.condition(node.condition)})"
+        method = getattr(self, "_" + node.type)
+        result: str = method(node)
+        return result
+
+    # -- values on the profile -------------------------------------------------------------
+
+    def _trait(self, node: Trait) -> str:
+        return self.compare_json("p.traits", node.trait.split("."), node)
+
+    def _computed(self, node: ComputedProperty) -> str:
+        return self.compare_json("p.computed", [node.property], node)
+
+    def compare_json(self, column: str, path: Sequence[str], cmp: Comparison) -> str:  # noqa: PLR0911
+        """Return a never-NULL condition: the JSON value at ``path`` satisfies ``cmp``."""
+        op = cmp.operator
+        if op in NEGATIVE:
+            positive = cmp.model_copy(update={"operator": NEGATIVE[op]})
+            return f"(NOT {self.compare_json(column, path, positive)})"
+        d = self.d
+        if op is Operator.EXISTS:
+            return d.json_present(column, path)
+        if op is Operator.EQ:
+            return _never_null(self._json_equals(column, path, [cmp.value]))
+        if op is Operator.IN:
+            return _never_null(self._json_equals(column, path, list(cmp.values or ())))
+        if op is Operator.CONTAINS:
+            needle = str(cmp.value)
+            return _never_null(
+                f"({d.contains(d.json_text(column, path), needle)} OR {d.json_array_has(column, path, needle)})"
+            )
+        if op in (Operator.WITHIN_NEXT_DAYS, Operator.WITHIN_LAST_DAYS, Operator.ANNIVERSARY_WITHIN_NEXT_DAYS):
+            return _never_null(self._relative_date(d.as_date(d.json_text(column, path)), op, int(cmp.days or 0)))
+        return _never_null(self._ordered(column, path, cmp))
+
+    def _json_equals(self, column: str, path: Sequence[str], operands: list[Any]) -> str:
+        d = self.d
+        texts = [value for value in operands if isinstance(value, str)]
+        flags = [value for value in operands if isinstance(value, bool)]
+        numbers = [value for value in operands if isinstance(value, int | float) and not isinstance(value, bool)]
+        tests = []
+        if texts:
+            tests.append(f"{d.json_text(column, path)} IN ({', '.join(d.text(t) for t in texts)})")
+        if numbers:
+            tests.append(f"{d.json_number(column, path)} IN ({', '.join(number(n) for n in numbers)})")
+        if flags:
+            tests.append(f"{d.json_bool(column, path)} IN ({', '.join('TRUE' if f else 'FALSE' for f in flags)})")
+        return "(" + " OR ".join(tests) + ")"
+
+    def _ordered(self, column: str, path: Sequence[str], cmp: Comparison) -> str:
+        d = self.d
+        operand = cmp.low if cmp.operator is Operator.BETWEEN else cmp.value
+        if isinstance(operand, str):  # validated: a date
+            value = d.as_date(d.json_text(column, path))
+            return _order(value, cmp, lambda raw: d.instant(_date(raw)))
+        value = d.json_number(column, path)
+        return _order(value, cmp, number)
+
+    def _relative_date(self, value: str, op: Operator, days: int) -> str:
+        d = self.d
+        if op is Operator.WITHIN_NEXT_DAYS:
+            return f"({value} >= {d.instant(self.now)} AND {value} <= {d.instant(self.now + timedelta(days=days))})"
+        if op is Operator.WITHIN_LAST_DAYS:
+            return f"({value} >= {d.instant(self.now - timedelta(days=days))} AND {value} <= {d.instant(self.now)})"
+        if days >= 365:
+            return f"({value} IS NOT NULL)"
+        # Month and day of today and of the last day, worked out here: the window either
+        # lies within one year or wraps past 31 December.
+        first, last = self.now, self.now + timedelta(days=days)
+        start, end = first.month * 100 + first.day, last.month * 100 + last.day
+        month_day = d.month_day(value)
+        if start <= end:
+            return f"({month_day} BETWEEN {start} AND {end})"
+        return f"({month_day} >= {start} OR {month_day} <= {end})"
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _performed(self, node: Performed) -> str:
+        return self._counted([node.event], node.where, node.count, node.window)
+
+    def _engagement(self, node: Engagement) -> str:
+        names = engagement_events(node.action, node.channel)
+        if not names:  # e.g. opened on SMS: nothing can ever count
+            return self._count_holds(node.count, None)
+        extra = []
+        if node.campaign_id is not None:
+            extra.append(f"{self.d.json_text('properties', ['campaign_id'])} = {self.d.text(node.campaign_id)}")
+        return self._counted(names, [], node.count, node.window, extra)
+
+    def _counted(
+        self, names: list[str], where: Sequence[PropertyFilter], count: Count, window: Window | None,
+        extra: Sequence[str] = (),
+    ) -> str:
+        filters = [self._event_names(names), *self._where(where), *self._window(window), *extra]
+        return self._count_holds(count, " AND ".join(filters))
+
+    def _count_holds(self, count: Count, filters: str | None) -> str:
+        """Return: the number of owned events matching ``filters`` satisfies ``count``."""
+        n = count.value
+        if filters is None:  # no event can match: every count is zero
+            holds = {"at_least": n == 0, "at_most": True, "exactly": n == 0}[count.operator]
+            return "(1 = 1)" if holds else "(1 = 0)"
+        self.uses_events = True
+
+        def having(test: str) -> str:
+            return (
+                f"p.profile_id IN (SELECT profile_id FROM owned WHERE profile_id IS NOT NULL AND {filters}"
+                f" GROUP BY profile_id HAVING {test})"
+            )
+
+        if count.operator == "at_least":
+            return "(1 = 1)" if n == 0 else f"({having(f'count(*) >= {n}')})"
+        if count.operator == "at_most":
+            return f"(NOT {having(f'count(*) > {n}')})"
+        if n == 0:
+            return f"(NOT {having('count(*) >= 1')})"
+        return f"({having(f'count(*) = {n}')})"
+
+    def _event_names(self, names: Sequence[str]) -> str:
+        return f"event IN ({', '.join(self.d.text(name) for name in names)})"
+
+    def _where(self, where: Sequence[PropertyFilter], column: str = "properties") -> list[str]:
+        return [self.compare_json(column, item.property.split("."), item) for item in where]
+
+    def _window(self, window: Window | None, column: str = "ts") -> list[str]:
+        if window is None:
+            return []
+        d = self.d
+        if window.last_days is not None:
+            return [f"{column} >= {d.instant(self.now - timedelta(days=window.last_days))}"]
+        bounds = []
+        if window.since is not None:
+            bounds.append(f"{column} >= {d.instant(window.since)}")
+        if window.until is not None:
+            bounds.append(f"{column} < {d.instant(window.until)}")
+        return bounds
+
+    def _step(self, step: EventStep, window: Window | None = None) -> str:
+        filters = [self._event_names([step.event]), *self._where(step.where), *self._window(window)]
+        return f"SELECT profile_id, ts FROM owned WHERE profile_id IS NOT NULL AND {' AND '.join(filters)}"
+
+    def _sequence(self, node: SequenceCondition) -> str:
+        self.uses_events = True
+        first, then = self._step(node.first, node.window), self._step(node.then)
+        minutes = node.within_minutes
+        follows = f"b.ts > a.ts AND b.ts <= {self.d.plus_minutes('a.ts', minutes)}"
+        if not node.then_absent:
+            return (
+                f"(p.profile_id IN (SELECT a.profile_id FROM ({first}) a JOIN ({then}) b"
+                f" ON b.profile_id = a.profile_id WHERE {follows}))"
+            )
+        # An equi-join plus a conditional count runs on every engine; ClickHouse has no
+        # correlated NOT EXISTS. A first event counts only once its time to follow is over.
+        old_enough = f"a.ts <= {self.d.instant(self.now - timedelta(minutes=minutes))}"
+        return (
+            f"(p.profile_id IN (SELECT a.profile_id FROM ({first}) a LEFT JOIN ({then}) b"
+            f" ON b.profile_id = a.profile_id WHERE {old_enough} GROUP BY a.profile_id, a.ts"
+            f" HAVING sum(CASE WHEN {follows} THEN 1 ELSE 0 END) = 0))"
+        )
+
+    def _inactive(self, node: Inactive) -> str:
+        self.uses_events = True
+        d = self.d
+        if node.activity == "session":
+            kind = (
+                f"type IN ({', '.join(d.text(t) for t in ACTIVITY_TYPES)}) AND source <> {d.text(MEMBERSHIP_SOURCE)}"
+            )
+        else:
+            kind = self._event_names([PURCHASE_EVENT if node.activity == "purchase" else str(node.event)])
+        since = d.instant(self.now - timedelta(days=node.days))
+        return (
+            f"(p.known_since <= {since} AND p.profile_id NOT IN (SELECT profile_id FROM owned"
+            f" WHERE profile_id IS NOT NULL AND {kind} AND ts >= {since}))"
+        )
+
+    # -- devices, places, reachability, other segments ------------------------------------
+
+    def _device(self, node: Device) -> str:
+        op = node.operator
+        if node.field == "has_push_token":
+            wanted = bool(node.value) == (op is Operator.EQ)
+            test = self._devices_where("d.push_token IS NOT NULL AND d.push_token <> ''")
+            return test if wanted else f"(NOT {test})"
+        if op in NEGATIVE:
+            return f"(NOT {self._device(node.model_copy(update={'operator': NEGATIVE[op]}))})"
+        d, column = self.d, f"d.{node.field}"
+        if op is Operator.EXISTS:
+            test = f"{column} IS NOT NULL"
+        elif op is Operator.EQ:
+            test = f"{column} = {d.text(str(node.value))}"
+        elif op is Operator.IN:
+            test = f"{column} IN ({', '.join(d.text(str(v)) for v in node.values or ())})"
+        elif op is Operator.CONTAINS:
+            test = d.contains(column, str(node.value))
+        else:  # validated: a version ordering
+            test = _order(d.version_key(column), node, lambda raw: number(version_key(str(raw)) or 0))
+        return self._devices_where(test)
+
+    def _devices_where(self, test: str) -> str:
+        return (
+            f"(p.profile_id IN (SELECT d.profile_id FROM mart_devices d WHERE d.workspace_id = {self.workspace}"
+            f" AND {test}))"
+        )
+
+    def _location(self, node: Location) -> str:
+        d, tests = self.d, []
+        where = ["location"]
+        if node.country_code is not None:
+            tests.append(f"{d.json_text('p.computed', [*where, 'country'])} = {d.text(node.country_code)}")
+        if node.region is not None:
+            tests.append(f"{d.lower(d.json_text('p.computed', [*where, 'region']))} = {d.lower(d.text(node.region))}")
+        if node.postal_code is not None:
+            tests.append(f"{d.json_text('p.computed', [*where, 'postal_code'])} = {d.text(node.postal_code)}")
+        if node.near is not None:
+            lat = d.json_number("p.computed", [*where, "latitude"])
+            lon = d.json_number("p.computed", [*where, "longitude"])
+            here_lat, here_lon = number(node.near.latitude), number(node.near.longitude)
+            haversine = (
+                f"2 * {EARTH_RADIUS_KM} * asin(sqrt(power(sin(radians({lat} - {here_lat}) / 2), 2)"
+                f" + cos(radians({here_lat})) * cos(radians({lat})) * power(sin(radians({lon} - {here_lon}) / 2), 2)))"
+            )
+            tests.append(f"{haversine} <= {number(node.near.radius_km)}")
+        return _never_null("(" + " AND ".join(tests) + ")")
+
+    def _reachable(self, node: Reachable) -> str:
+        return f"({self._has_address(node.channel)} AND {self._consents(node.channel, node.topic)})"
+
+    def _has_address(self, channel: str) -> str:
+        d, ws = self.d, self.workspace
+        if channel in ("email", "sms"):
+            kind = "email" if channel == "email" else "phone"
+            return (
+                f"p.profile_id IN (SELECT i.profile_id FROM mart_identities i WHERE i.workspace_id = {ws}"
+                f" AND i.kind = {d.text(kind)} AND i.value NOT IN ({self._suppressed(channel)}))"
+            )
+        if channel == "in_app":
+            return self._devices_where("1 = 1")
+        platforms = "d.platform = 'web'" if channel == "web_push" else "d.platform IN ('ios', 'android')"
+        return self._devices_where(
+            f"{platforms} AND d.push_token IS NOT NULL AND d.push_token <> ''"
+            f" AND d.push_token NOT IN ({self._suppressed(channel)})"
+        )
+
+    def _suppressed(self, channel: str) -> str:
+        return (
+            f"SELECT s.address FROM mart_suppressions s WHERE s.workspace_id = {self.workspace}"
+            f" AND s.channel = {self.d.text(channel)}"
+        )
+
+    def _consents(self, channel: str, topic: str) -> str:
+        """Return: the consent status that applies (the topic's, else the channel's) allows sending."""
+        d = self.d
+
+        def recorded(on_topic: str, status: str | None = None) -> str:
+            test = f" AND c.status = {d.text(status)}" if status else ""
+            return (
+                f"p.profile_id IN (SELECT c.profile_id FROM mart_consents c WHERE c.workspace_id = {self.workspace}"
+                f" AND c.channel = {d.text(channel)} AND c.topic = {d.text(on_topic)}{test})"
+            )
+
+        status, allows = ("opted_in", True) if channel in NEEDS_OPT_IN else ("opted_out", False)
+        if topic == ALL_TOPICS:
+            applies = recorded(ALL_TOPICS, status)
+        else:
+            applies = f"({recorded(topic, status)} OR (NOT {recorded(topic)} AND {recorded(ALL_TOPICS, status)}))"
+        return f"({applies})" if allows else f"(NOT {applies})"
+
+    def _in_segment(self, node: InSegment) -> str:
+        return (
+            f"(p.profile_id IN (SELECT m.profile_id FROM mart_segment_members m WHERE m.workspace_id = {self.workspace}"
+            f" AND m.segment_id = {self.d.text(node.segment_id)}))"
+        )
+
+
+def _never_null(test: str) -> str:
+    return f"coalesce({test}, FALSE)"
+
+
+def _order(value: str, cmp: Comparison, literal: Any) -> str:
+    op = cmp.operator
+    if op is Operator.BETWEEN:
+        return f"({value} >= {literal(cmp.low)} AND {value} <= {literal(cmp.high)})"
+    symbol = {Operator.LT: "<", Operator.LTE: "<=", Operator.GT: ">", Operator.GTE: ">="}[op]
+    return f"({value} {symbol} {literal(cmp.value)})"
+
+
+def _date(raw: Any) -> datetime:
+    parsed = parse_date(str(raw))
+    assert parsed is not None, "validated as a date"
+    return parsed

@@ -1,0 +1,175 @@
+"""The mart in the embedded DuckDB file, beside the events it is queried with."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from loopline.ports import MartBatch, QueryTooSlow
+from loopline.query.dialects import Dialect, DuckdbDialect
+from loopline.store.events.duckdb import DuckdbEventStore
+from loopline.store.mart.schema import (
+    CONSENTS,
+    DEVICES,
+    IDENTITIES,
+    MART_TABLES,
+    PROFILES,
+    SEGMENT_MEMBERS,
+    SUPPRESSIONS,
+    Table,
+    create_table,
+)
+
+_STATE = "CREATE TABLE IF NOT EXISTS mart_state (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
+_BY_PROFILE = (IDENTITIES, DEVICES, CONSENTS, SEGMENT_MEMBERS)
+
+
+class DuckdbMart:
+    """Mart tables in the event store's DuckDB database; one writer at a time."""
+
+    dialect: Dialect = DuckdbDialect()
+
+    def __init__(self, events: DuckdbEventStore) -> None:
+        self._conn = events.cursor()
+        self._lock = threading.Lock()
+        self._conn.execute("SET TimeZone = 'UTC'")
+        for table in MART_TABLES:
+            self._conn.execute(create_table(table, "duckdb"))
+        self._conn.execute(_STATE)
+
+    def apply(self, batch: MartBatch) -> None:
+        """Apply one batch of copied changes in a transaction."""
+        with self._lock, _Transaction(self._conn) as conn:
+            gone = _keys(batch.gone)
+            touched = _keys(batch.touched + batch.gone)
+            if gone is not None:
+                _delete_by_profile(conn, PROFILES, gone)
+                _delete_by_profile(conn, SEGMENT_MEMBERS, gone)
+            if touched is not None:
+                for table in (IDENTITIES, DEVICES, CONSENTS):
+                    _delete_by_profile(conn, table, touched)
+            for table, rows in ((PROFILES, batch.profiles), (IDENTITIES, batch.identities),
+                                (DEVICES, batch.devices), (CONSENTS, batch.consents)):
+                _upsert(conn, table, rows)
+            if batch.suppressions is not None:
+                conn.execute(f"DELETE FROM {SUPPRESSIONS.name}")
+                _upsert(conn, SUPPRESSIONS, batch.suppressions)
+            for name, value in batch.watermarks.items():
+                conn.execute("INSERT OR REPLACE INTO mart_state VALUES (?, ?)", [name, value])
+
+    def watermarks(self) -> dict[str, str]:
+        """Return how far each kind of change has been copied."""
+        with self._lock:
+            rows = self._conn.execute("SELECT name, value FROM mart_state").fetchall()
+        return {str(name): str(value) for name, value in rows}
+
+    def forget_profiles(self, *, workspace_id: str, profile_ids: Sequence[str]) -> None:
+        """Remove erased profiles and their rows."""
+        self.apply(MartBatch(gone=[(workspace_id, profile_id) for profile_id in profile_ids]))
+
+    def fetch(self, sql: str, *, timeout_s: float, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """Run a query read-only with a time limit."""
+        rows: list[tuple[Any, ...]] = []
+        for chunk in self.stream(sql, timeout_s=timeout_s, chunk=limit or 10_000):
+            rows.extend(chunk)
+            if limit is not None and len(rows) >= limit:
+                return rows[:limit]
+        return rows
+
+    def stream(self, sql: str, *, timeout_s: float, chunk: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Run a query read-only with a time limit on producing its result, yielding chunks."""
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            # Compiled queries only read; the rollback makes sure nothing they could do sticks.
+            cursor.execute("BEGIN TRANSACTION")
+            stopper = threading.Timer(timeout_s, cursor.interrupt)
+            stopper.start()
+            try:
+                cursor.execute(sql)
+                while batch := cursor.fetchmany(chunk):
+                    yield batch
+            except duckdb.InterruptException:
+                raise QueryTooSlow(f"the query ran longer than {timeout_s:g} s and was stopped") from None
+            finally:
+                stopper.cancel()
+        finally:
+            # An interruption or an error may already have rolled the transaction back.
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute("ROLLBACK")
+            cursor.close()
+
+    def change_members(
+        self, *, workspace_id: str, segment_id: str, entered: Sequence[str], exited: Sequence[str]
+    ) -> None:
+        """Add and remove members of a segment in one transaction."""
+        with self._lock, _Transaction(self._conn) as conn:
+            if exited:
+                _delete_by_profile(
+                    conn, SEGMENT_MEMBERS, [(workspace_id, profile_id) for profile_id in exited],
+                    segment_id=segment_id,
+                )
+            _upsert(conn, SEGMENT_MEMBERS, [
+                {"workspace_id": workspace_id, "segment_id": segment_id, "profile_id": profile_id}
+                for profile_id in entered
+            ])
+
+    def close(self) -> None:
+        """Close the cursor (the event store owns the database)."""
+        with self._lock:
+            self._conn.close()
+
+
+class _Transaction:
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        self._conn.execute("BEGIN TRANSACTION")
+        return self._conn
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self._conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _keys(pairs: list[tuple[str, str]]) -> pa.Table | None:
+    if not pairs:
+        return None
+    return pa.table({"workspace_id": [w for w, _ in pairs], "profile_id": [p for _, p in pairs]})
+
+
+def _delete_by_profile(
+    conn: duckdb.DuckDBPyConnection, table: Table, keys: pa.Table | list[tuple[str, str]],
+    segment_id: str | None = None,
+) -> None:
+    """Delete the rows of the given (workspace, profile) pairs, of one segment when given."""
+    conn.register("mart_keys", keys if isinstance(keys, pa.Table) else _keys(keys))
+    try:
+        conn.execute(
+            f"DELETE FROM {table.name} t USING mart_keys k"
+            " WHERE t.workspace_id = k.workspace_id AND t.profile_id = k.profile_id"
+            + (" AND t.segment_id = ?" if segment_id is not None else ""),
+            [segment_id] if segment_id is not None else [],
+        )
+    finally:
+        conn.unregister("mart_keys")
+
+
+def _upsert(conn: duckdb.DuckDBPyConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    names = table.column_names
+    # One row per key, the last given: an upsert may not touch a row twice in one statement.
+    rows = list({tuple(row[name] for name in table.key): row for row in rows}.values())
+    arrow = pa.table({name: [row.get(name) for row in rows] for name in names})
+    conn.register("mart_rows", arrow)
+    try:
+        columns = ", ".join(names)
+        conn.execute(f"INSERT OR REPLACE INTO {table.name} ({columns}) SELECT {columns} FROM mart_rows")
+    finally:
+        conn.unregister("mart_rows")

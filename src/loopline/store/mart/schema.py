@@ -1,0 +1,102 @@
+"""The mart's tables, once, and their DDL for each analytics engine.
+
+The mart is the customer-centric side of the analytics store: the profile-side facts a
+segment or report needs (profiles, identities, devices, consents, suppressions, segment
+members) next to the events, in the same engine, so a query joins them without leaving it.
+The operational store stays the source of truth; the mart is a copy kept current by
+``loopline.store.mart.sync``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: a name, a kind (text, json, instant) and whether it may be NULL."""
+
+    name: str
+    kind: str
+    nullable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One mart table and the columns that identify a row."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Return the column names in order."""
+        return tuple(column.name for column in self.columns)
+
+
+def _text(*names: str, nullable: bool = False) -> tuple[Column, ...]:
+    return tuple(Column(name, "text", nullable) for name in names)
+
+
+PROFILES = Table(
+    "mart_profiles",
+    (*_text("workspace_id", "profile_id"), Column("traits", "json"), Column("computed", "json"),
+     Column("created_at", "instant"), Column("known_since", "instant"), Column("updated_at", "instant")),
+    ("workspace_id", "profile_id"),
+)
+IDENTITIES = Table(
+    "mart_identities", _text("workspace_id", "kind", "value", "profile_id"), ("workspace_id", "kind", "value")
+)
+DEVICES = Table(
+    "mart_devices",
+    (*_text("workspace_id", "device_id", "profile_id"),
+     *_text("platform", "os_name", "os_version", "app_version", "model", "push_token", nullable=True)),
+    ("workspace_id", "device_id"),
+)
+CONSENTS = Table(
+    "mart_consents",
+    _text("workspace_id", "profile_id", "channel", "topic", "status"),
+    ("workspace_id", "profile_id", "channel", "topic"),
+)
+SUPPRESSIONS = Table(
+    "mart_suppressions", _text("workspace_id", "channel", "address"), ("workspace_id", "channel", "address")
+)
+SEGMENT_MEMBERS = Table(
+    "mart_segment_members",
+    _text("workspace_id", "segment_id", "profile_id"),
+    ("workspace_id", "segment_id", "profile_id"),
+)
+MART_TABLES = (PROFILES, IDENTITIES, DEVICES, CONSENTS, SUPPRESSIONS, SEGMENT_MEMBERS)
+
+EVENTS = Table(
+    "events",
+    (*_text("workspace_id", "type", "source"), *_text("event", "user_id", "anonymous_id", nullable=True),
+     Column("timestamp", "instant"), Column("properties", "json"), Column("context", "json")),
+    (),
+)
+"""The columns of the event store that queries read (the stores keep more)."""
+
+_TYPES = {
+    "duckdb": {"text": "VARCHAR", "json": "JSON", "instant": "TIMESTAMPTZ"},
+    "postgres": {"text": "TEXT", "json": "JSONB", "instant": "TIMESTAMPTZ"},
+    "clickhouse": {"text": "String", "json": "String", "instant": "DateTime64(6, 'UTC')"},
+}
+
+
+def create_table(table: Table, dialect: str) -> str:
+    """Return the CREATE TABLE statement for ``table`` on an engine (idempotent)."""
+    types = _TYPES[dialect]
+    columns = []
+    for column in table.columns:
+        kind = types[column.kind]
+        if dialect == "clickhouse":
+            columns.append(f'"{column.name}" {f"Nullable({kind})" if column.nullable else kind}')
+        else:
+            columns.append(f'"{column.name}" {kind}{"" if column.nullable else " NOT NULL"}')
+    if dialect == "clickhouse":
+        # A keyed table keeps the newest row per key; events keep every row.
+        engine = f"ReplacingMergeTree ORDER BY ({', '.join(table.key)})" if table.key else "MergeTree ORDER BY tuple()"
+        return f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(columns)}) ENGINE = {engine}"
+    key = f", PRIMARY KEY ({', '.join(table.key)})" if table.key else ""
+    return f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(columns)}{key})"

@@ -1,0 +1,134 @@
+"""The three analytics engines, each holding one synthetic dataset in the mart's tables."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from loopline.query.dialects import DIALECTS, POSTGRES_FUNCTIONS
+from loopline.store.mart.schema import EVENTS, MART_TABLES, Table, create_table
+
+Runner = Callable[[str], set[str]]
+"""Runs a query selecting profile ids; returns them."""
+
+TABLE_OF = {
+    "profiles": "mart_profiles", "identities": "mart_identities", "devices": "mart_devices",
+    "consents": "mart_consents", "suppressions": "mart_suppressions", "members": "mart_segment_members",
+    "events": "events",
+}
+DEFAULTS = {"updated_at": "created_at", "source": "api"}
+ALL_TABLES = {table.name: table for table in (*MART_TABLES, EVENTS)}
+
+
+def _rows(data: Any, table: Table) -> list[dict[str, Any]]:
+    """Return the dataset's rows of ``table``, JSON columns as text, instants in UTC."""
+    frame = getattr(data, next(key for key, name in TABLE_OF.items() if name == table.name))
+    rows = []
+    for record in frame.to_dict("records"):
+        row = {}
+        for column in table.columns:
+            value = record.get(column.name)
+            if value is None and column.name in DEFAULTS:  # columns the dataset need not spell out
+                value = record.get(DEFAULTS[column.name], DEFAULTS[column.name])
+            if column.kind == "json":
+                value = orjson.dumps(value).decode()
+            elif column.kind == "instant":
+                value = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+                value = value.astimezone(UTC)
+            elif value is not None and not isinstance(value, str):
+                value = None if value != value else str(value)  # NaN from pandas means missing
+            row[column.name] = value
+        rows.append(row)
+    return rows
+
+
+@contextmanager
+def duckdb_engine(data: Any) -> Iterator[Runner]:
+    """Yield a runner over an in-memory DuckDB holding ``data``."""
+    conn = duckdb.connect(":memory:")
+    conn.execute("SET TimeZone = 'UTC'")
+    for table in ALL_TABLES.values():
+        conn.execute(create_table(table, "duckdb"))
+        rows = _rows(data, table)
+        if rows:
+            arrow = pa.Table.from_pylist(rows)  # noqa: F841 - read by name in the statement below
+            conn.execute(f"INSERT INTO {table.name} SELECT {', '.join(table.column_names)} FROM arrow")
+
+    def run(sql: str) -> set[str]:
+        return {row[0] for row in conn.execute(sql + DIALECTS["duckdb"].settings).fetchall()}
+
+    try:
+        yield run
+    finally:
+        conn.close()
+
+
+@contextmanager
+def postgres_engine(data: Any) -> Iterator[Runner]:
+    """Yield a runner over a private schema in the test PostgreSQL holding ``data``."""
+    import psycopg
+
+    url = os.environ["LOOPLINE_TEST_POSTGRES_URL"]
+    schema = f"segments_{uuid.uuid4().hex[:12]}"
+    conn = psycopg.connect(url, autocommit=True)
+    try:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"SET search_path TO {schema}")
+        for statement in POSTGRES_FUNCTIONS:
+            conn.execute(statement)
+        for table in ALL_TABLES.values():
+            conn.execute(create_table(table, "postgres"))
+            rows = _rows(data, table)
+            columns = table.column_names
+            with conn.cursor().copy(
+                f"COPY {table.name} ({', '.join(f'{c!r}'.replace(chr(39), chr(34)) for c in columns)}) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+
+        def run(sql: str) -> set[str]:
+            return {row[0] for row in conn.execute(sql).fetchall()}
+
+        yield run
+    finally:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.close()
+
+
+@contextmanager
+def clickhouse_engine(data: Any) -> Iterator[Runner]:
+    """Yield a runner over an embedded ClickHouse (chDB) session holding ``data``."""
+    from chdb import session as chdb_session
+
+    session = chdb_session.Session()
+    try:
+        for table in ALL_TABLES.values():
+            session.query(create_table(table, "clickhouse"))
+            rows = _rows(data, table)
+            if not rows:
+                continue
+            lines = []
+            for row in rows:
+                encoded = {
+                    key: value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+                    for key, value in row.items()
+                }
+                lines.append(orjson.dumps(encoded).decode())
+            session.query(f"INSERT INTO {table.name} FORMAT JSONEachRow\n" + "\n".join(lines))
+
+        def run(sql: str) -> set[str]:
+            result = session.query(sql + DIALECTS["clickhouse"].settings, "JSONCompact")
+            payload = orjson.loads(result.bytes()) if result.bytes() else {"data": []}
+            return {row[0] for row in payload["data"]}
+
+        yield run
+    finally:
+        session.close()

@@ -1,0 +1,74 @@
+"""Every condition type gives the same members on DuckDB, PostgreSQL and ClickHouse (chDB),
+and the same as an independent pandas computation of the documented semantics."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from functools import cache
+
+import pytest
+
+from loopline.domain.segments.definition import parse_segment
+from loopline.query.dialects import DIALECTS
+from loopline.query.segments import compile_segment
+from tests.conftest import POSTGRES_ENV
+from tests.segments.catalog import CATALOG
+from tests.segments.dataset import NOW, OTHER_WORKSPACE, WORKSPACE, build_dataset
+from tests.segments.engines import Runner, clickhouse_engine, duckdb_engine, postgres_engine
+from tests.segments.oracle import evaluate
+
+ENGINES = {"duckdb": duckdb_engine, "postgres": postgres_engine, "clickhouse": clickhouse_engine}
+
+
+@cache
+def _data():  # type: ignore[no-untyped-def]
+    return build_dataset()
+
+
+@cache
+def _expected(entry_id: str, workspace_id: str) -> frozenset[str]:
+    definition = parse_segment(dict(CATALOG)[entry_id])
+    return frozenset(evaluate(definition, _data(), workspace_id=workspace_id, now=NOW))
+
+
+@pytest.fixture(scope="module", params=list(ENGINES))
+def engine(request: pytest.FixtureRequest) -> Iterator[tuple[str, Runner]]:
+    name = request.param
+    if name == "postgres" and not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"{POSTGRES_ENV} is not set: the PostgreSQL engine needs a server")
+    if name == "clickhouse" and importlib.util.find_spec("chdb") is None:
+        pytest.skip("chdb is not installed: `uv sync --group clickhouse` adds the embedded ClickHouse engine")
+    with ENGINES[name](_data()) as run:
+        yield name, run
+
+
+@pytest.mark.parametrize("entry_id", [entry_id for entry_id, _ in CATALOG])
+def test_members_match_the_reference_on_every_engine(engine: tuple[str, Runner], entry_id: str) -> None:
+    name, run = engine
+    definition = parse_segment(dict(CATALOG)[entry_id])
+    for workspace_id in (WORKSPACE, OTHER_WORKSPACE):
+        compiled = compile_segment(definition, dialect=DIALECTS[name], workspace_id=workspace_id, now=NOW)
+        members = run(compiled.sql)
+        expected = _expected(entry_id, workspace_id)
+        missing, extra = sorted(expected - members), sorted(members - expected)
+        assert (missing, extra) == ([], []), f"{name} {workspace_id}: missing {missing[:10]}, extra {extra[:10]}"
+
+
+def test_the_catalogue_exercises_every_condition_type() -> None:
+    types: set[str] = set()
+
+    def walk(condition: dict) -> None:  # type: ignore[type-arg]
+        types.add(condition["type"])
+        for child in condition.get("conditions", []):
+            walk(child)
+        if "condition" in condition:
+            walk(condition["condition"])
+
+    for _, definition in CATALOG:
+        walk(definition["condition"])
+    assert types == {
+        "and", "or", "not", "trait", "computed", "performed", "sequence", "inactive", "device", "location",
+        "reachable", "engagement", "in_segment",
+    }
