@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=600,
         description="Time limit of a segment estimate, member page or export query; past it the request gets 422.",
     )
+    report_query_timeout_s: float = Field(
+        default=30.0, gt=0, le=3_600,
+        description="Time limit of each query of an analytics report; past it the request gets 422.",
+    )
     segment_refresh_timeout_s: float = Field(
         default=300.0, gt=0, le=86_400,
         description="Time limit of the queries that refresh one segment's members.",

@@ -41,7 +41,11 @@ SUPPRESS = {"entries": [{"channel": "email", "address": "ANA@example.com", "reas
 # B's segments aim at A's data (A's city; A's segment ids as paths): they must see B's only.
 SEGMENT = {"name": "Mallory's segment",
            "condition": {"type": "trait", "trait": "city", "operator": "contains", "value": "sentinel"}}
+# B's report splits events by a property A's events carry: only B's own may show.
+REPORT = {"report": "events", "since": "2026-01-01", "until": "2027-01-01", "measure": "users",
+          "group_by": {"source": "event", "path": "category"}}
 BODIES: dict[Operation, dict[str, Any]] = {
+    ("POST", "/api/v1/reports"): {"json": REPORT},
     ("POST", "/api/v1/segments"): {"json": SEGMENT},
     ("POST", "/api/v1/segments/estimate"): {"json": SEGMENT},
     ("PUT", "/api/v1/segments/{segment_id}"): {"json": SEGMENT},
@@ -121,7 +125,7 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
                       json={"choices": [{"channel": "sms", "status": "opted_in"}]}).status_code == 200
     erasure = client.post("/api/v1/profiles/u-gone/erase", headers=secret)
     assert erasure.status_code == 202, erasure.text
-    extra = client.post("/api/v1/keys", headers=secret, json={"kind": "write", "label": "android"})
+    extra = client.post("/api/v1/keys", headers=secret, json={"kind": "write", "label": "sentinel-key-label"})
     assert extra.status_code == 201
     suppressed = [("email", "ana@example.com"), ("sms", "+49301234567"), ("push", "sentinel-push-token")]
     listed = client.post("/api/v1/suppressions", headers=secret, json={"entries": [
@@ -148,7 +152,7 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
     tenant.sentinels = {
         *tenant.references, tenant.erasure_id, tenant.merge_id, *tenant.key_ids, a.id, merge["loser_id"],
         "Anastasia", "Sentinelburg", "sentinel-nick", "sentinel-category", "sentinel-push-token",
-        "sentinel-order", "4242", "u-gone", "gone@example.com", "android", "sentinel-note",
+        "sentinel-order", "4242", "u-gone", "gone@example.com", "sentinel-key-label", "sentinel-note",
         *tenant.segment_ids, "sentinel-segment",
     }
     return tenant

@@ -14,10 +14,10 @@ import orjson
 import pyarrow as pa
 
 from loopline.query.dialects import DIALECTS, POSTGRES_FUNCTIONS
-from loopline.store.mart.schema import EVENTS, MART_TABLES, Table, create_table
+from loopline.query.mart import EVENTS, MART_TABLES, PROFILES, Table, create_table, typed_computed
 
-Runner = Callable[[str], set[str]]
-"""Runs a query selecting profile ids; returns them."""
+Runner = Callable[[str], list[tuple[Any, ...]]]
+"""Runs a query; returns its rows."""
 
 TABLE_OF = {
     "profiles": "mart_profiles", "identities": "mart_identities", "devices": "mart_devices",
@@ -32,7 +32,9 @@ def _rows(data: Any, table: Table) -> list[dict[str, Any]]:
     """Return the dataset's rows of ``table``, JSON columns as text, instants in UTC."""
     frame = getattr(data, next(key for key, name in TABLE_OF.items() if name == table.name))
     rows = []
-    for record in frame.to_dict("records"):
+    for position, found in enumerate(frame.to_dict("records")):
+        # The typed copies of computed properties, as the mart sync makes them.
+        record = {**found, **typed_computed(found["computed"] or {})} if table is PROFILES else found
         row = {}
         for column in table.columns:
             value = record.get(column.name)
@@ -42,7 +44,11 @@ def _rows(data: Any, table: Table) -> list[dict[str, Any]]:
                 value = orjson.dumps(value).decode()
             elif column.kind == "instant":
                 value = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
-                value = value.astimezone(UTC)
+                value = value.astimezone(UTC) if value is not None and value == value else None
+            elif column.kind == "integer":  # seq: arrival order; a dataset without one arrives in row order
+                value = int(value) if value is not None and value == value else position + 1
+            elif column.kind == "number":
+                value = None if value is None or value != value else float(value)
             elif value is not None and not isinstance(value, str):
                 value = None if value != value else str(value)  # NaN from pandas means missing
             row[column.name] = value
@@ -62,8 +68,8 @@ def duckdb_engine(data: Any) -> Iterator[Runner]:
             arrow = pa.Table.from_pylist(rows)  # noqa: F841 - read by name in the statement below
             conn.execute(f"INSERT INTO {table.name} SELECT {', '.join(table.column_names)} FROM arrow")
 
-    def run(sql: str) -> set[str]:
-        return {row[0] for row in conn.execute(sql + DIALECTS["duckdb"].settings).fetchall()}
+    def run(sql: str) -> list[tuple[Any, ...]]:
+        return conn.execute(sql + DIALECTS["duckdb"].settings).fetchall()
 
     try:
         yield run
@@ -82,6 +88,7 @@ def postgres_engine(data: Any) -> Iterator[Runner]:
     try:
         conn.execute(f"CREATE SCHEMA {schema}")
         conn.execute(f"SET search_path TO {schema}")
+        conn.execute("SET TIME ZONE 'UTC'")
         for statement in POSTGRES_FUNCTIONS:
             conn.execute(statement)
         for table in ALL_TABLES.values():
@@ -94,8 +101,12 @@ def postgres_engine(data: Any) -> Iterator[Runner]:
                 for row in rows:
                     copy.write_row([row[c] for c in columns])
 
-        def run(sql: str) -> set[str]:
-            return {row[0] for row in conn.execute(sql).fetchall()}
+        # Statistics, as autovacuum would gather them on a live database: without them the
+        # planner takes every fresh table for nearly empty and picks nested loops.
+        conn.execute("ANALYZE")
+
+        def run(sql: str) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in conn.execute(sql).fetchall()]
 
         yield run
     finally:
@@ -124,10 +135,10 @@ def clickhouse_engine(data: Any) -> Iterator[Runner]:
                 lines.append(orjson.dumps(encoded).decode())
             session.query(f"INSERT INTO {table.name} FORMAT JSONEachRow\n" + "\n".join(lines))
 
-        def run(sql: str) -> set[str]:
+        def run(sql: str) -> list[tuple[Any, ...]]:
             result = session.query(sql + DIALECTS["clickhouse"].settings, "JSONCompact")
             payload = orjson.loads(result.bytes()) if result.bytes() else {"data": []}
-            return {row[0] for row in payload["data"]}
+            return [tuple(row) for row in payload["data"]]
 
         yield run
     finally:

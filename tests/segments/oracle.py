@@ -110,6 +110,7 @@ class OwnedEvent:
     name: str | None
     at: datetime
     properties: dict[str, Any]
+    source: str = "api"
 
 
 @dataclass
@@ -173,7 +174,8 @@ def _load(data: Dataset, workspace_id: str) -> _Workspace:
         if profile is None:
             continue  # belongs to nobody
         props = row["properties"] if isinstance(row["properties"], dict) else {}
-        event = OwnedEvent(profile, row["type"], row["event"], _instant(row["timestamp"]), props)
+        event = OwnedEvent(profile, row["type"], row["event"], _instant(row["timestamp"]), props,
+                           row.get("source") or "api")
         ws.events.append(event)
         if event.name is not None:
             ws.by_name[event.name].append(event)
@@ -427,7 +429,8 @@ def _sequence(condition: Sequence, ws: _Workspace, now: datetime) -> set[str]:
 def _inactive(condition: Inactive, ws: _Workspace, now: datetime) -> set[str]:
     since = now - timedelta(days=condition.days)
     if condition.activity == "session":
-        pool: list[OwnedEvent] = [e for e in ws.events if e.type in ACTIVITY]
+        # The platform's own Segment Entered / Exited events are no activity (docs/segments.md).
+        pool: list[OwnedEvent] = [e for e in ws.events if e.type in ACTIVITY and e.source != "segments"]
     else:
         pool = ws.by_name.get(PURCHASE if condition.activity == "purchase" else str(condition.event), [])
     recent = {event.profile for event in pool if event.at >= since}

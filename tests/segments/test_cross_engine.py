@@ -50,7 +50,7 @@ def test_members_match_the_reference_on_every_engine(engine: tuple[str, Runner],
     definition = parse_segment(dict(CATALOG)[entry_id])
     for workspace_id in (WORKSPACE, OTHER_WORKSPACE):
         compiled = compile_segment(definition, dialect=DIALECTS[name], workspace_id=workspace_id, now=NOW)
-        members = run(compiled.sql)
+        members = {row[0] for row in run(compiled.sql)}
         expected = _expected(entry_id, workspace_id)
         missing, extra = sorted(expected - members), sorted(members - expected)
         assert (missing, extra) == ([], []), f"{name} {workspace_id}: missing {missing[:10]}, extra {extra[:10]}"

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from loopline.ports import MartBatch
+from loopline.query.mart import typed_computed
 from loopline.services import Services
 
 PAGE = 5_000
@@ -82,6 +83,7 @@ def _profile_row(row: dict[str, Any]) -> dict[str, Any]:
         "created_at": row["created_at"],
         "known_since": known_since,
         "updated_at": row["updated_at"],
+        **typed_computed(computed),
     }
 
 

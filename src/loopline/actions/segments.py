@@ -175,9 +175,11 @@ def estimate_segment(services: Services, *, workspace_id: str, data: Any, sync: 
         do_sync_mart(services)
     mart, timeout = services.mart, services.settings.segment_query_timeout_s
     compiled = compile_segment(definition, dialect=mart.dialect, workspace_id=workspace_id, now=services.clock.now())
-    rows = _fetch(services, lookups.estimate_sql(compiled.sql, sample=SAMPLE), timeout)
-    count = int(rows[0][1]) if rows else 0
-    sample = _profiles(services, workspace_id, [str(row[0]) for row in rows])
+    counted = _fetch(services, lookups.count_sql(compiled.sql), timeout)
+    count = int(counted[0][0]) if counted else 0
+    # A count alone is one aggregate; the sample stops at the first ten members found.
+    found = _fetch(services, lookups.sample_sql(compiled.sql, sample=SAMPLE), timeout) if count else []
+    sample = _profiles(services, workspace_id, sorted(str(row[0]) for row in found))
     warnings = _warnings(services, workspace_id, definition)
     return Estimate(count, sample, warnings, round((time.perf_counter() - started) * 1000, 1))
 

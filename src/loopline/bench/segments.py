@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import pandas as pd
 from rich.console import Console
 
@@ -55,10 +56,12 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
 
 # The limit: what a person fluent in DuckDB writes for each answer, on the same tables.
 _OWNED = """
-    SELECT i.profile_id, e.event, e.type, e.source, e."timestamp" AS ts
-    FROM events e JOIN mart_identities i
-      ON i.workspace_id = e.workspace_id AND i.kind = 'user_id' AND i.value = e.user_id
-    WHERE e.workspace_id = '{ws}'
+    SELECT coalesce(u.profile_id, a.profile_id) AS profile_id, e.event, e.type, e.source, e."timestamp" AS ts
+    FROM events e
+    LEFT JOIN mart_identities u ON u.workspace_id = e.workspace_id AND u.kind = 'user_id' AND u.value = e.user_id
+    LEFT JOIN mart_identities a
+      ON a.workspace_id = e.workspace_id AND a.kind = 'anonymous_id' AND a.value = e.anonymous_id
+    WHERE e.workspace_id = '{ws}' AND coalesce(u.profile_id, a.profile_id) IS NOT NULL
 """
 LIMITS: dict[str, str] = {
     "trait_filter": """
@@ -79,8 +82,8 @@ LIMITS: dict[str, str] = {
                           AND b.ts > a.ts AND b.ts <= a.ts + INTERVAL 1 HOUR)""",
     "rfm_champions": """
         SELECT profile_id FROM mart_profiles WHERE workspace_id = '{ws}'
-          AND TRY_CAST(computed->>'last_order_at' AS TIMESTAMPTZ) BETWEEN TIMESTAMPTZ '{d30}' AND TIMESTAMPTZ '{now}'
-          AND TRY_CAST(computed->>'orders' AS DOUBLE) >= 3 AND TRY_CAST(computed->>'net_revenue' AS DOUBLE) >= 200""",
+          AND computed_last_order_at BETWEEN TIMESTAMPTZ '{d30}' AND TIMESTAMPTZ '{now}'
+          AND computed_orders >= 3 AND computed_net_revenue >= 200""",
 }
 
 
@@ -109,21 +112,24 @@ def _generate(conn: Any, profiles: int, events: int) -> None:
                                   THEN ts0 - INTERVAL 8 DAY ELSE ts0 END AS ts)
     """)
     conn.execute(f"""
-        INSERT INTO mart_profiles
+        INSERT INTO mart_profiles (workspace_id, profile_id, traits, computed, created_at, known_since, updated_at,
+                                   computed_orders, computed_net_revenue, computed_last_order_at, computed_first_seen)
         SELECT '{WORKSPACE}', 'p' || i,
                json_object('plan', CASE WHEN random() < 0.2 THEN 'pro' ELSE 'free' END,
                            'age', 18 + CAST(floor(random() * 60) AS INTEGER)),
-               coalesce(c.computed, '{{}}'), created, least(created, coalesce(c.first_seen, created)), created
+               json_object('orders', coalesce(c.orders, 0), 'net_revenue', coalesce(c.revenue, 0),
+                           'last_order_at', strftime(c.last_order_at, '%Y-%m-%dT%H:%M:%S.%f+00:00'),
+                           'first_seen', strftime(c.first_seen, '%Y-%m-%dT%H:%M:%S.%f+00:00')),
+               created, least(created, coalesce(c.first_seen, created)), created,
+               coalesce(c.orders, 0), coalesce(c.revenue, 0), c.last_order_at, c.first_seen
         FROM (SELECT i, TIMESTAMPTZ '{now}' - INTERVAL 100 DAY
                         + to_microseconds(CAST(random() * 20 * 86400e6 AS BIGINT)) AS created
               FROM range({profiles}) t(i)) p
         LEFT JOIN (
             SELECT CAST(substr(user_id, 2) AS BIGINT) AS pid, min("timestamp") AS first_seen,
-                   json_object('orders', count(*) FILTER (WHERE event = 'Order Completed'),
-                               'net_revenue', coalesce(sum(CAST(properties->>'revenue' AS DOUBLE))
-                                                       FILTER (WHERE event = 'Order Completed'), 0),
-                               'last_order_at', strftime(max("timestamp") FILTER (WHERE event = 'Order Completed'),
-                                                         '%Y-%m-%dT%H:%M:%S.%f+00:00')) AS computed
+                   count(*) FILTER (WHERE event = 'Order Completed') AS orders,
+                   sum(CAST(properties->>'revenue' AS DOUBLE)) FILTER (WHERE event = 'Order Completed') AS revenue,
+                   max("timestamp") FILTER (WHERE event = 'Order Completed') AS last_order_at
             FROM events WHERE workspace_id = '{WORKSPACE}' GROUP BY 1
         ) c ON c.pid = p.i
     """)
@@ -139,18 +145,17 @@ def _timed(run: Callable[[], T]) -> tuple[float, T]:
 
 
 def _frames(conn: Any) -> dict[str, pd.DataFrame]:
-    """Load what a pandas user would hold in memory, with JSON fields already unpacked."""
+    """Load the same tables into pandas, as a pandas user would hold them (JSON parsed to dicts)."""
     profiles = conn.execute(f"""
-        SELECT profile_id, (traits->>'plan') AS plan, TRY_CAST(traits->>'age' AS DOUBLE) AS age, known_since,
-               TRY_CAST(computed->>'orders' AS DOUBLE) AS orders,
-               TRY_CAST(computed->>'net_revenue' AS DOUBLE) AS net_revenue,
-               TRY_CAST(computed->>'last_order_at' AS TIMESTAMPTZ) AS last_order_at
+        SELECT profile_id, CAST(traits AS VARCHAR) AS traits, CAST(computed AS VARCHAR) AS computed, known_since
         FROM mart_profiles WHERE workspace_id = '{WORKSPACE}'""").df()
+    profiles["traits"] = profiles["traits"].map(orjson.loads)
+    profiles["computed"] = profiles["computed"].map(orjson.loads)
     identities = conn.execute(
-        f"SELECT value AS user_id, profile_id FROM mart_identities WHERE workspace_id = '{WORKSPACE}'"
+        f"SELECT kind, value, profile_id FROM mart_identities WHERE workspace_id = '{WORKSPACE}'"
     ).df()
     events = conn.execute(
-        f"""SELECT user_id, CAST(event AS VARCHAR) AS event, type, "timestamp" AS ts FROM events
+        f"""SELECT user_id, anonymous_id, CAST(event AS VARCHAR) AS event, type, "timestamp" AS ts FROM events
             WHERE workspace_id = '{WORKSPACE}'"""
     ).df()
     events["event"] = events["event"].astype("category")
@@ -158,15 +163,32 @@ def _frames(conn: Any) -> dict[str, pd.DataFrame]:
     return {"profiles": profiles, "identities": identities, "events": events}
 
 
+def _owned(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Return the events with the profile each belongs to: its user id's, else its device's."""
+    events, identities = frames["events"], frames["identities"]
+    by_user = identities[identities.kind == "user_id"].set_index("value")["profile_id"]
+    by_device = identities[identities.kind == "anonymous_id"].set_index("value")["profile_id"]
+    owner = events.user_id.map(by_user).fillna(events.anonymous_id.map(by_device))
+    return events.assign(profile_id=owner).dropna(subset=["profile_id"])
+
+
+def _value(column: pd.Series, key: str) -> pd.Series:
+    return column.map(lambda document: document.get(key))
+
+
 def _pandas(name: str, frames: dict[str, pd.DataFrame]) -> set[str]:
-    profiles, identities, events = frames["profiles"], frames["identities"], frames["events"]
+    profiles = frames["profiles"]
     now = pd.Timestamp(NOW)
     if name == "trait_filter":
-        return set(profiles.loc[(profiles.plan == "pro") & (profiles.age >= 30), "profile_id"])
+        plan, age = _value(profiles.traits, "plan"), pd.to_numeric(_value(profiles.traits, "age"), errors="coerce")
+        return set(profiles.loc[(plan == "pro") & (age >= 30), "profile_id"])
     if name == "rfm_champions":
-        recent = profiles.last_order_at.between(now - pd.Timedelta(days=30), now)
-        return set(profiles.loc[recent & (profiles.orders >= 3) & (profiles.net_revenue >= 200), "profile_id"])
-    owned = events.merge(identities, on="user_id")
+        last = pd.to_datetime(_value(profiles.computed, "last_order_at"), utc=True, errors="coerce")
+        orders = pd.to_numeric(_value(profiles.computed, "orders"), errors="coerce")
+        revenue = pd.to_numeric(_value(profiles.computed, "net_revenue"), errors="coerce")
+        recent = last.between(now - pd.Timedelta(days=30), now)
+        return set(profiles.loc[recent & (orders >= 3) & (revenue >= 200), "profile_id"])
+    owned = _owned(frames)
     if name == "event_count_30d":
         hits = owned[(owned.event == "Product Viewed") & (owned.ts >= now - pd.Timedelta(days=30))]
         counts = hits.groupby("profile_id").size()
@@ -178,8 +200,8 @@ def _pandas(name: str, frames: dict[str, pd.DataFrame]) -> set[str]:
         return set(known) - active
     adds = owned[(owned.event == "Product Added") & (owned.ts >= now - pd.Timedelta(days=30))
                  & (owned.ts <= now - pd.Timedelta(hours=1))][["profile_id", "ts"]]
-    orders = owned[owned.event == "Order Completed"][["profile_id", "ts"]]
-    paired = adds.merge(orders, on="profile_id", how="left", suffixes=("", "_order"))
+    orders_done = owned[owned.event == "Order Completed"][["profile_id", "ts"]]
+    paired = adds.merge(orders_done, on="profile_id", how="left", suffixes=("", "_order"))
     followed = (paired.ts_order > paired.ts) & (paired.ts_order <= paired.ts + pd.Timedelta(hours=1))
     converted = paired[followed].groupby(["profile_id", "ts"]).size()
     keys = pd.MultiIndex.from_frame(adds)
@@ -200,8 +222,9 @@ def _measure(
     def limit() -> set[str]:
         return {row[0] for row in conn.execute(limit_sql).fetchall()}
 
-    def estimate() -> list[tuple[Any, ...]]:
-        return mart.fetch(lookups.estimate_sql(compiled.sql, sample=10), timeout_s=TIMEOUT_S)
+    def estimate() -> tuple[int, list[tuple[Any, ...]]]:
+        counted = mart.fetch(lookups.count_sql(compiled.sql), timeout_s=TIMEOUT_S)
+        return int(counted[0][0]), mart.fetch(lookups.sample_sql(compiled.sql, sample=10), timeout_s=TIMEOUT_S)
 
     with console.status(f"segment {name}"):
         ours_s, members = _timed(ours)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from loopline.domain.segments.definition import DATE_PATTERN, VERSION_PATTERN
@@ -75,6 +75,47 @@ class Dialect(Protocol):
 
     def version_key(self, text: str) -> str:
         """Return a number ordering versions by their first three parts, NULL when unordered."""
+        ...
+
+    def json_scalar_text(self, column: str, path: Path) -> str:
+        """Return a string, number or boolean at ``path`` as text (numbers as written), else NULL."""
+        ...
+
+    def date(self, value: date) -> str:
+        """Return a DATE literal."""
+        ...
+
+    def day(self, instant: str) -> str:
+        """Return the UTC calendar day of ``instant`` as a DATE."""
+        ...
+
+    def week(self, day: str) -> str:
+        """Return the Monday starting the week of DATE ``day``."""
+        ...
+
+    def minute(self, instant: str) -> str:
+        """Return ``instant`` truncated to its minute."""
+        ...
+
+    def weekday(self, instant: str) -> str:
+        """Return the UTC weekday of ``instant``, 0 = Monday."""
+        ...
+
+    def hour(self, instant: str) -> str:
+        """Return the UTC hour of ``instant``."""
+        ...
+
+    def epoch_us(self, instant: str) -> str:
+        """Return ``instant`` as whole microseconds since 1970 (exact, for differences and medians)."""
+        ...
+
+    def median(self, value: str) -> str:
+        """Return the median aggregate (the mean of the two middle values for an even count)."""
+        ...
+
+    def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
+        """Return a query over ``source`` giving (seq, item) for each string ``item_key`` of the
+        objects in the array ``column[array_key]`` of each row."""
         ...
 
 
@@ -185,6 +226,57 @@ class DuckdbDialect:
         ordered = f"regexp_full_match({text}, {self.text(VERSION_PATTERN)})"
         return f"(CASE WHEN {ordered} THEN {_VERSION_PARTS.format(**parts)} END)"
 
+    def json_scalar_text(self, column: str, path: Path) -> str:
+        """Return a scalar at ``path`` as text."""
+        value = f"json_extract_string({column}, {self._pointer(path)})"
+        scalars = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT', 'BOOLEAN')"
+        return f"(CASE WHEN {self._type(column, path)} IN {scalars} THEN {value} END)"
+
+    def date(self, value: date) -> str:
+        """Return a DATE literal."""
+        return f"DATE '{value.isoformat()}'"
+
+    def day(self, instant: str) -> str:
+        """Return the day (the session's time zone is UTC)."""
+        return f"CAST({instant} AS DATE)"
+
+    def week(self, day: str) -> str:
+        """Return the week's Monday."""
+        return f"CAST(date_trunc('week', {day}) AS DATE)"
+
+    def minute(self, instant: str) -> str:
+        """Return the minute."""
+        return f"date_trunc('minute', {instant})"
+
+    def weekday(self, instant: str) -> str:
+        """Return 0 for Monday … 6 for Sunday."""
+        return f"(isodow({instant}) - 1)"
+
+    def hour(self, instant: str) -> str:
+        """Return the hour."""
+        return f"hour({instant})"
+
+    def epoch_us(self, instant: str) -> str:
+        """Return microseconds since 1970."""
+        return f"epoch_us({instant})"
+
+    def median(self, value: str) -> str:
+        """Return the interpolated median."""
+        return f"quantile_cont({value}, 0.5)"
+
+    def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
+        """Unnest the array's objects and read one string key of each."""
+        items = (
+            f"CASE WHEN json_type({column}, {self._pointer([array_key])}) = 'ARRAY'"
+            f" THEN json_extract({column}, {self.text('$.' + chr(34) + array_key + chr(34) + '[*]')})"
+            " ELSE CAST([] AS JSON[]) END"
+        )
+        key = self._pointer([item_key])
+        return (
+            f"SELECT s.seq AS seq, CASE WHEN json_type(u.item, {key}) = 'VARCHAR'"
+            f" THEN json_extract_string(u.item, {key}) END AS item FROM {source} s, unnest({items}) AS u(item)"
+        )
+
 
 class PostgresDialect:
     """PostgreSQL: JSONB columns; dates parse through a guarded function the mart installs."""
@@ -261,6 +353,55 @@ class PostgresDialect:
         parts = {key: f"coalesce(nullif(split_part({text}, '.', {n}), ''), '0')::bigint"
                  for key, n in (("a", 1), ("b", 2), ("c", 3))}
         return f"(CASE WHEN {text} ~ {self.text(VERSION_PATTERN)} THEN {_VERSION_PARTS.format(**parts)} END)"
+
+    def json_scalar_text(self, column: str, path: Path) -> str:
+        """Return a scalar at ``path`` as text."""
+        return (
+            f"(CASE WHEN {self._type(column, path)} IN ('string', 'number', 'boolean')"
+            f" THEN {self._scalar(column, path)} END)"
+        )
+
+    def date(self, value: date) -> str:
+        """Return a DATE literal."""
+        return f"DATE '{value.isoformat()}'"
+
+    def day(self, instant: str) -> str:
+        """Return the UTC day."""
+        return f"(({instant}) AT TIME ZONE 'UTC')::date"
+
+    def week(self, day: str) -> str:
+        """Return the week's Monday."""
+        return f"date_trunc('week', {day})::date"
+
+    def minute(self, instant: str) -> str:
+        """Return the minute (connections run in UTC)."""
+        return f"date_trunc('minute', {instant})"
+
+    def weekday(self, instant: str) -> str:
+        """Return 0 for Monday … 6 for Sunday."""
+        return f"(EXTRACT(ISODOW FROM ({instant}) AT TIME ZONE 'UTC')::int - 1)"
+
+    def hour(self, instant: str) -> str:
+        """Return the UTC hour."""
+        return f"EXTRACT(HOUR FROM ({instant}) AT TIME ZONE 'UTC')::int"
+
+    def epoch_us(self, instant: str) -> str:
+        """Return microseconds since 1970 (EXTRACT gives an exact numeric)."""
+        return f"(EXTRACT(EPOCH FROM {instant}) * 1000000)::bigint"
+
+    def median(self, value: str) -> str:
+        """Return the interpolated median."""
+        return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {value})"
+
+    def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
+        """Unnest the array's objects and read one string key of each."""
+        array = self._value(column, [array_key])
+        key = self.text(item_key)
+        return (
+            f"SELECT s.seq AS seq, CASE WHEN jsonb_typeof(u.item -> {key}) = 'string' THEN u.item ->> {key} END"
+            f" AS item FROM {source} s CROSS JOIN LATERAL jsonb_array_elements("
+            f"CASE WHEN jsonb_typeof({array}) = 'array' THEN {array} ELSE '[]'::jsonb END) AS u(item)"
+        )
 
 
 POSTGRES_FUNCTIONS = (
@@ -367,6 +508,54 @@ class ClickhouseDialect:
         parts = {key: f"toInt64OrZero(arrayElement(splitByChar('.', {text}), {n}))"
                  for key, n in (("a", 1), ("b", 2), ("c", 3))}
         return f"if(match({text}, {self.text(VERSION_PATTERN)}), {_VERSION_PARTS.format(**parts)}, NULL)"
+
+    def json_scalar_text(self, column: str, path: Path) -> str:
+        """Return a scalar at ``path`` as text (as written in the JSON)."""
+        scalars = "('String', 'Int64', 'UInt64', 'Double', 'Bool')"
+        return (
+            f"if({self._type(column, path)} IN {scalars}, if({self._type(column, path)} = 'String',"
+            f" JSONExtractString({column}, {self._keys(path)}), JSONExtractRaw({column}, {self._keys(path)})), NULL)"
+        )
+
+    def date(self, value: date) -> str:
+        """Return a Date32 literal."""
+        return f"toDate32('{value.isoformat()}')"
+
+    def day(self, instant: str) -> str:
+        """Return the UTC day."""
+        return f"toDate32({instant}, 'UTC')"
+
+    def week(self, day: str) -> str:
+        """Return the week's Monday."""
+        return f"toMonday({day})"
+
+    def minute(self, instant: str) -> str:
+        """Return the minute."""
+        return f"toStartOfMinute({instant})"
+
+    def weekday(self, instant: str) -> str:
+        """Return 0 for Monday … 6 for Sunday."""
+        return f"(toDayOfWeek({instant}, 0, 'UTC') - 1)"
+
+    def hour(self, instant: str) -> str:
+        """Return the UTC hour."""
+        return f"toHour({instant}, 'UTC')"
+
+    def epoch_us(self, instant: str) -> str:
+        """Return microseconds since 1970."""
+        return f"toUnixTimestamp64Micro({instant})"
+
+    def median(self, value: str) -> str:
+        """Return the exact interpolated median."""
+        return f"quantileExactInclusive(0.5)({value})"
+
+    def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
+        """Unnest the array's objects and read one string key of each."""
+        key = self.text(item_key)
+        return (
+            f"SELECT s.seq AS seq, if(JSONType(item, {key}) = 'String', JSONExtractString(item, {key}), NULL) AS item"
+            f" FROM {source} s ARRAY JOIN JSONExtractArrayRaw({column}, {self.text(array_key)}) AS item"
+        )
 
 
 DIALECTS: dict[str, Dialect] = {

@@ -14,10 +14,14 @@ def _list(dialect: Dialect, values: Sequence[str]) -> str:
     return ", ".join(dialect.text(value) for value in values)
 
 
-def estimate_sql(segment_sql: str, *, sample: int) -> str:
-    """Return a query giving ``sample`` member ids, each row carrying the total member count."""
-    # One pass: the window count sees every member before the limit applies.
-    return f"SELECT s.profile_id, count(*) OVER () AS total FROM ({segment_sql}) s LIMIT {int(sample)}"
+def count_sql(segment_sql: str) -> str:
+    """Return a query counting a segment's members (an aggregate: nothing is materialised)."""
+    return f"SELECT count(*) FROM ({segment_sql}) s"
+
+
+def sample_sql(segment_sql: str, *, sample: int) -> str:
+    """Return a query giving the first ``sample`` member ids the engine finds."""
+    return f"SELECT s.profile_id FROM ({segment_sql}) s LIMIT {int(sample)}"
 
 
 def profiles_sql(dialect: Dialect, *, workspace_id: str, profile_ids: Sequence[str]) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 from loopline.domain.consent import ALL_TOPICS
 from loopline.domain.engagement import engagement_events
 from loopline.domain.segments.definition import (
+    COMPUTED_TYPES,
     NEGATIVE,
     And,
     Comparison,
@@ -57,6 +58,7 @@ from loopline.domain.segments.definition import (
 )
 from loopline.domain.segments.membership import MEMBERSHIP_SOURCE
 from loopline.query.dialects import Dialect, number
+from loopline.query.mart import computed_column
 
 EARTH_RADIUS_KM = 6371.0088
 ACTIVITY_TYPES = ("track", "page", "screen")
@@ -112,6 +114,11 @@ def compile_segment(
     return CompiledSegment(sql=body, dialect=dialect.name, uses_events=compiler.uses_events)
 
 
+def property_condition(dialect: Dialect, column: str, item: PropertyFilter, *, now: datetime) -> str:
+    """Return the never-NULL condition of one property filter on a JSON column (reports use it too)."""
+    return _Compiler(dialect, "", now).compare_json(column, item.property.split("."), item)
+
+
 class _Compiler:
     def __init__(self, dialect: Dialect, workspace_id: str, now: datetime) -> None:
         self.d = dialect
@@ -138,7 +145,49 @@ class _Compiler:
         return self.compare_json("p.traits", node.trait.split("."), node)
 
     def _computed(self, node: ComputedProperty) -> str:
-        return self.compare_json("p.computed", [node.property], node)
+        return self.compare_typed(f"p.{computed_column(node.property)}", COMPUTED_TYPES[node.property], node)
+
+    def compare_typed(self, column: str, kind: str, cmp: Comparison) -> str:  # noqa: PLR0911
+        """Return a never-NULL condition on a typed column (``number``, ``date`` or ``text``).
+
+        A comparison with an operand of another type is false, as for a JSON value of another
+        type: a number never equals a text, a date is not ordered against a number.
+        """
+        op, d = cmp.operator, self.d
+        if op in NEGATIVE:
+            positive = cmp.model_copy(update={"operator": NEGATIVE[op]})
+            return f"(NOT {self.compare_typed(column, kind, positive)})"
+        if op is Operator.EXISTS:
+            return f"({column} IS NOT NULL)"
+        operands = list(cmp.values or ()) if op is Operator.IN else [cmp.value]
+        if op in (Operator.EQ, Operator.IN):
+            literals = [literal for value in operands if (literal := self._typed_literal(kind, value)) is not None]
+            return _never_null(f"({column} IN ({', '.join(literals)}))") if literals else "(1 = 0)"
+        if op is Operator.CONTAINS:
+            return _never_null(d.contains(column, str(cmp.value))) if kind == "text" else "(1 = 0)"
+        if op in (Operator.WITHIN_NEXT_DAYS, Operator.WITHIN_LAST_DAYS, Operator.ANNIVERSARY_WITHIN_NEXT_DAYS):
+            if kind == "number":
+                return "(1 = 0)"
+            value = column if kind == "date" else d.as_date(column)
+            return _never_null(self._relative_date(value, op, int(cmp.days or 0)))
+        bound = cmp.low if op is Operator.BETWEEN else cmp.value
+        operand_kind = "date" if isinstance(bound, str) else "number"
+        if kind == "text" and operand_kind == "date":
+            return _never_null(_order(d.as_date(column), cmp, self._date_literal))
+        if operand_kind != kind:
+            return "(1 = 0)"
+        return _never_null(_order(column, cmp, self._date_literal if kind == "date" else number))
+
+    def _date_literal(self, raw: Any) -> str:
+        return self.d.instant(_date(raw))
+
+    def _typed_literal(self, kind: str, value: Any) -> str | None:
+        if kind == "number":
+            return number(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if kind == "text":
+            return self.d.text(value) if isinstance(value, str) else None
+        parsed = parse_date(value) if isinstance(value, str) else None
+        return self.d.instant(parsed) if parsed is not None else None
 
     def compare_json(self, column: str, path: Sequence[str], cmp: Comparison) -> str:  # noqa: PLR0911
         """Return a never-NULL condition: the JSON value at ``path`` satisfies ``cmp``."""

@@ -205,6 +205,14 @@ COMPUTED_PROPERTIES = (
 )
 
 
+_COMPUTED_DATES = ("first_seen", "last_seen", "last_session_at", "last_order_at")
+COMPUTED_TYPES: dict[str, str] = {
+    name: "date" if name in _COMPUTED_DATES else "text" if name == "favourite_category" else "number"
+    for name in COMPUTED_PROPERTIES
+}
+"""The type of each computed property: ``number``, ``date`` (an ISO 8601 text in the JSON) or ``text``."""
+
+
 class ComputedProperty(Comparison):
     """A computed property (orders, net revenue, return rate, last seen…) compared with a value."""
 
@@ -422,13 +430,13 @@ def parse_segment(data: Any) -> SegmentDefinition:
         return SegmentDefinition.model_validate(data)
     except ValidationError as error:
         problems = [
-            {"path": _path(item["loc"]), "message": str(item["msg"]).removeprefix("Value error, ")}
+            {"path": problem_path(item["loc"]), "message": str(item["msg"]).removeprefix("Value error, ")}
             for item in error.errors(include_url=False)
         ]
         raise SegmentInvalid(problems) from None
 
 
-def _path(location: tuple[int | str, ...]) -> str:
+def problem_path(location: tuple[int | str, ...]) -> str:
     # A discriminated union puts the chosen type's tag after the field (or list index)
     # holding the condition; it says nothing to a person, so it is left out of the path.
     parts: list[str] = []

@@ -12,8 +12,7 @@ import pyarrow as pa
 
 from loopline.ports import MartBatch, QueryTooSlow
 from loopline.query.dialects import Dialect, DuckdbDialect
-from loopline.store.events.duckdb import DuckdbEventStore
-from loopline.store.mart.schema import (
+from loopline.query.mart import (
     CONSENTS,
     DEVICES,
     IDENTITIES,
@@ -24,6 +23,7 @@ from loopline.store.mart.schema import (
     Table,
     create_table,
 )
+from loopline.store.events.duckdb import DuckdbEventStore
 
 _STATE = "CREATE TABLE IF NOT EXISTS mart_state (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
 _BY_PROFILE = (IDENTITIES, DEVICES, CONSENTS, SEGMENT_MEMBERS)

@@ -11,8 +11,7 @@ from psycopg import sql as pgsql
 
 from loopline.ports import MartBatch, QueryTooSlow
 from loopline.query.dialects import POSTGRES_FUNCTIONS, Dialect, PostgresDialect
-from loopline.store.events.postgres import Pool, split_url
-from loopline.store.mart.schema import (
+from loopline.query.mart import (
     CONSENTS,
     DEVICES,
     IDENTITIES,
@@ -23,7 +22,10 @@ from loopline.store.mart.schema import (
     Table,
     create_table,
 )
+from loopline.store.events.postgres import Pool, split_url
 
+WORK_MEM = "256MB"
+ANALYZE_AFTER_ROWS = 1_000
 _STATE = "CREATE TABLE IF NOT EXISTS mart_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS mart_identities_profile ON mart_identities (workspace_id, profile_id)",
@@ -72,6 +74,12 @@ class PostgresMart:
                     "INSERT INTO mart_state VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                     [name, value],
                 )
+        if len(batch.profiles) >= ANALYZE_AFTER_ROWS:
+            # Fresh statistics after a large copy: planned on stale ones, a segment's hash joins
+            # can turn into nested loops over a million rows.
+            with self._pool.connection() as conn:
+                for table in MART_TABLES:
+                    conn.execute(f"ANALYZE {table.name}")
 
     def watermarks(self) -> dict[str, str]:
         """Return how far each kind of change has been copied."""
@@ -96,6 +104,9 @@ class PostgresMart:
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION READ ONLY")
             conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+            # Segment and report queries hash many sub-queries; with the default 4 MB the planner
+            # falls back to re-running a NOT IN sub-query per row on large workspaces.
+            conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
             try:
                 # A named (server-side) cursor streams a large member list without buffering it.
                 with conn.cursor(name="mart_query") as cursor:

@@ -1,4 +1,4 @@
-"""The mart's tables, once, and their DDL for each analytics engine.
+"""The mart's tables, once, and their DDL for each analytics engine (the compilers read them).
 
 The mart is the customer-centric side of the analytics store: the profile-side facts a
 segment or report needs (profiles, identities, devices, consents, suppressions, segment
@@ -10,11 +10,14 @@ The operational store stays the source of truth; the mart is a copy kept current
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from loopline.domain.segments.definition import COMPUTED_TYPES, parse_date
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One column: a name, a kind (text, json, instant) and whether it may be NULL."""
+    """One column: a name, a kind (text, json, instant, number) and whether it may be NULL."""
 
     name: str
     kind: str
@@ -39,12 +42,40 @@ def _text(*names: str, nullable: bool = False) -> tuple[Column, ...]:
     return tuple(Column(name, "text", nullable) for name in names)
 
 
+_COMPUTED_KINDS = {"number": "number", "date": "instant", "text": "text"}
+
+
+def computed_column(name: str) -> str:
+    """Return the typed column holding computed property ``name``."""
+    return f"computed_{name}"
+
+
+# Computed properties are also kept as typed columns: segments on orders, revenue or last
+# seen then compare numbers and instants instead of parsing JSON for every profile.
 PROFILES = Table(
     "mart_profiles",
     (*_text("workspace_id", "profile_id"), Column("traits", "json"), Column("computed", "json"),
-     Column("created_at", "instant"), Column("known_since", "instant"), Column("updated_at", "instant")),
+     Column("created_at", "instant"), Column("known_since", "instant"), Column("updated_at", "instant"),
+     *(Column(computed_column(name), _COMPUTED_KINDS[kind], nullable=True) for name, kind in COMPUTED_TYPES.items())),
     ("workspace_id", "profile_id"),
 )
+
+
+def typed_computed(computed: dict[str, Any]) -> dict[str, Any]:
+    """Return the typed columns of a profile's computed properties (NULL where the JSON has no such value)."""
+    row: dict[str, Any] = {}
+    for name, kind in COMPUTED_TYPES.items():
+        value = computed.get(name)
+        typed: Any = None
+        if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+            typed = float(value)
+        elif kind == "date" and isinstance(value, str):
+            typed = parse_date(value)
+        elif kind == "text" and isinstance(value, str):
+            typed = value
+        row[computed_column(name)] = typed
+    return row
+
 IDENTITIES = Table(
     "mart_identities", _text("workspace_id", "kind", "value", "profile_id"), ("workspace_id", "kind", "value")
 )
@@ -71,16 +102,19 @@ MART_TABLES = (PROFILES, IDENTITIES, DEVICES, CONSENTS, SUPPRESSIONS, SEGMENT_ME
 
 EVENTS = Table(
     "events",
-    (*_text("workspace_id", "type", "source"), *_text("event", "user_id", "anonymous_id", nullable=True),
+    (Column("seq", "integer"), *_text("workspace_id", "type", "source"),
+     *_text("event", "user_id", "anonymous_id", nullable=True),
      Column("timestamp", "instant"), Column("properties", "json"), Column("context", "json")),
     (),
 )
 """The columns of the event store that queries read (the stores keep more)."""
 
 _TYPES = {
-    "duckdb": {"text": "VARCHAR", "json": "JSON", "instant": "TIMESTAMPTZ"},
-    "postgres": {"text": "TEXT", "json": "JSONB", "instant": "TIMESTAMPTZ"},
-    "clickhouse": {"text": "String", "json": "String", "instant": "DateTime64(6, 'UTC')"},
+    "duckdb": {"text": "VARCHAR", "json": "JSON", "instant": "TIMESTAMPTZ", "number": "DOUBLE", "integer": "BIGINT"},
+    "postgres": {"text": "TEXT", "json": "JSONB", "instant": "TIMESTAMPTZ", "number": "DOUBLE PRECISION",
+                 "integer": "BIGINT"},
+    "clickhouse": {"text": "String", "json": "String", "instant": "DateTime64(6, 'UTC')", "number": "Float64",
+                   "integer": "Int64"},
 }
 
 
