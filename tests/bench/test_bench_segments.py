@@ -17,3 +17,11 @@ def test_segments_bench_reports_every_reference_segment() -> None:
         assert part["seconds"] > 0, name
     assert result["seconds"] == max(part["seconds"] for part in result["segments"].values())
     assert result["vs_limit"] == min(part["vs_limit"] for part in result["segments"].values())
+
+
+def test_analytics_bench_reports_every_reference_report() -> None:
+    result = run_bench("analytics", 0.002)
+    assert result["bench"] == "analytics"
+    # The bench raises when a report and its hand-written SQL disagree.
+    assert set(result["reports"]) == {"dau", "retention", "funnel", "paths"}
+    assert result["vs_limit"] == min(part["vs_limit"] for part in result["reports"].values())

@@ -24,4 +24,5 @@ BENCHES: dict[str, Bench] = {
     "ingest": _lazy("loopline.bench.ingest", "run_ingest"),
     "ingest-single": _lazy("loopline.bench.ingest", "run_ingest_single"),
     "segments": _lazy("loopline.bench.segments", "run_segments"),
+    "analytics": _lazy("loopline.bench.analytics", "run_analytics"),
 }

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -87,7 +88,7 @@ LIMITS: dict[str, str] = {
 }
 
 
-def _generate(conn: Any, profiles: int, events: int) -> None:
+def generate_data(conn: Any, profiles: int, events: int) -> None:
     """Fill the mart and the event store with deterministic synthetic data, all inside DuckDB."""
     conn.execute(f"SELECT setseed({SEED})")
     now = NOW.strftime("%Y-%m-%d %H:%M:%S+00")
@@ -135,7 +136,7 @@ def _generate(conn: Any, profiles: int, events: int) -> None:
     """)
 
 
-def _timed(run: Callable[[], T]) -> tuple[float, T]:
+def best_of(run: Callable[[], T]) -> tuple[float, T]:
     best, result = float("inf"), run()  # a first, untimed run warms caches as a live system has them
     for _ in range(REPEAT):
         started = time.perf_counter()
@@ -227,12 +228,12 @@ def _measure(
         return int(counted[0][0]), mart.fetch(lookups.sample_sql(compiled.sql, sample=10), timeout_s=TIMEOUT_S)
 
     with console.status(f"segment {name}"):
-        ours_s, members = _timed(ours)
-        limit_s, expected = _timed(limit)
-        baseline_s, computed = _timed(lambda: _pandas(name, frames))
+        ours_s, members = best_of(ours)
+        limit_s, expected = best_of(limit)
+        baseline_s, computed = best_of(lambda: _pandas(name, frames))
         if not members == expected == computed:
             raise AssertionError(f"{name}: ours {len(members)}, limit {len(expected)}, pandas {len(computed)}")
-        estimate_s, _ = _timed(estimate)
+        estimate_s, _ = best_of(estimate)
     return {
         "seconds": round(ours_s, 3), "members": len(members), "limit_seconds": round(limit_s, 3),
         "pandas_seconds": round(baseline_s, 3), "vs_limit": round(limit_s / ours_s, 2),
@@ -240,9 +241,9 @@ def _measure(
     }
 
 
-def run_segments(*, scale: float = 1.0) -> dict[str, Any]:
-    """Generate the data, compute each reference segment three ways, and report the ratios."""
-    console = Console(stderr=True)
+@contextmanager
+def generated_mart(scale: float, console: Console) -> Iterator[tuple[DuckdbMart, Any, int, int]]:
+    """Yield a DuckDB mart filled with the generated data, a cursor on it, and the sizes used."""
     profiles, events = max(1_000, int(FULL_PROFILES * scale)), max(10_000, int(FULL_EVENTS * scale))
     with tempfile.TemporaryDirectory(prefix="loopline-bench-") as folder:
         store = DuckdbEventStore(Path(folder) / "events.duckdb")
@@ -251,17 +252,24 @@ def run_segments(*, scale: float = 1.0) -> dict[str, Any]:
             conn = store.cursor()
             conn.execute("SET TimeZone = 'UTC'")
             with console.status(f"generating {profiles:,} profiles and {events:,} events"):
-                _generate(conn, profiles, events)
-            with console.status("loading the pandas baseline's frames"):
-                frames = _frames(conn)
-            values = {"ws": WORKSPACE, "now": NOW.strftime("%Y-%m-%d %H:%M:%S+00")}
-            values |= {key: (NOW - delta).strftime("%Y-%m-%d %H:%M:%S+00") for key, delta in
-                       (("d30", timedelta(days=30)), ("d7", timedelta(days=7)), ("h1", timedelta(hours=1)))}
-            report = {name: _measure(name, spec, mart=mart, conn=conn, frames=frames, values=values, console=console)
-                      for name, spec in DEFINITIONS.items()}
+                generate_data(conn, profiles, events)
+            yield mart, conn, profiles, events
         finally:
             mart.close()
             store.close()
+
+
+def run_segments(*, scale: float = 1.0) -> dict[str, Any]:
+    """Generate the data, compute each reference segment three ways, and report the ratios."""
+    console = Console(stderr=True)
+    with generated_mart(scale, console) as (mart, conn, profiles, events):
+        with console.status("loading the pandas baseline's frames"):
+            frames = _frames(conn)
+        values = {"ws": WORKSPACE, "now": NOW.strftime("%Y-%m-%d %H:%M:%S+00")}
+        values |= {key: (NOW - delta).strftime("%Y-%m-%d %H:%M:%S+00") for key, delta in
+                   (("d30", timedelta(days=30)), ("d7", timedelta(days=7)), ("h1", timedelta(hours=1)))}
+        report = {name: _measure(name, spec, mart=mart, conn=conn, frames=frames, values=values, console=console)
+                  for name, spec in DEFINITIONS.items()}
     return {
         "bench": "segments",
         "seconds": max(part["seconds"] for part in report.values()),
