@@ -24,6 +24,7 @@ from loopline.query.mart import (
     create_table,
 )
 from loopline.store.events.duckdb import DuckdbEventStore
+from loopline.store.mart.rows import collect
 
 _STATE = "CREATE TABLE IF NOT EXISTS mart_state (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
 _BY_PROFILE = (IDENTITIES, DEVICES, CONSENTS, SEGMENT_MEMBERS)
@@ -74,12 +75,7 @@ class DuckdbMart:
 
     def fetch(self, sql: str, *, timeout_s: float, limit: int | None = None) -> list[tuple[Any, ...]]:
         """Run a query read-only with a time limit."""
-        rows: list[tuple[Any, ...]] = []
-        for chunk in self.stream(sql, timeout_s=timeout_s, chunk=limit or 10_000):
-            rows.extend(chunk)
-            if limit is not None and len(rows) >= limit:
-                return rows[:limit]
-        return rows
+        return collect(self.stream(sql, timeout_s=timeout_s, chunk=limit or 10_000), limit)
 
     def stream(self, sql: str, *, timeout_s: float, chunk: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """Run a query read-only with a time limit on producing its result, yielding chunks."""

@@ -23,6 +23,7 @@ from loopline.query.mart import (
     create_table,
 )
 from loopline.store.events.postgres import Pool, split_url
+from loopline.store.mart.rows import collect
 
 WORK_MEM = "256MB"
 ANALYZE_AFTER_ROWS = 1_000
@@ -92,12 +93,7 @@ class PostgresMart:
 
     def fetch(self, sql: str, *, timeout_s: float, limit: int | None = None) -> list[tuple[Any, ...]]:
         """Run a query read-only with a time limit."""
-        rows: list[tuple[Any, ...]] = []
-        for chunk in self.stream(sql, timeout_s=timeout_s, chunk=limit or 10_000):
-            rows.extend(chunk)
-            if limit is not None and len(rows) >= limit:
-                return rows[:limit]
-        return rows
+        return collect(self.stream(sql, timeout_s=timeout_s, chunk=limit or 10_000), limit)
 
     def stream(self, sql: str, *, timeout_s: float, chunk: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """Run a query in a read-only transaction with a statement timeout, yielding chunks."""
