@@ -37,7 +37,6 @@ def do_sync_mart(services: Services, *, progress: Callable[[int], None] | None =
     since = _since(marks.get("profiles"))
     copied = gone = 0
     after: tuple[datetime, str] | None = None
-    newest = marks.get("profiles")
     while page := source.changed_profiles(since=since, after=after, limit=PAGE):
         batch = MartBatch()
         live = []
@@ -53,8 +52,7 @@ def do_sync_mart(services: Services, *, progress: Callable[[int], None] | None =
         batch.identities, batch.devices, batch.consents = facts["identities"], facts["devices"], facts["consents"]
         last = page[-1]
         after = (last["updated_at"], last["id"])
-        newest = last["updated_at"].isoformat()
-        batch.watermarks["profiles"] = newest
+        batch.watermarks["profiles"] = last["updated_at"].isoformat()
         mart.apply(batch)
         copied += len(batch.profiles)
         gone += len(batch.gone)

@@ -117,12 +117,9 @@ class _Builder:
     def ranged(self, **kwargs: Any) -> str:
         return self.events(since=_start(self.r.since), until=_start(self.r.until), **kwargs)
 
-    def run(self, sql: str) -> list[tuple[Any, ...]]:
-        return self.fetch(sql)
-
     def sizes(self, sql: str) -> dict[Any, int]:
         """Return distinct users per group of a query with profile_id and grp."""
-        return {grp: int(n) for grp, n in self.run(
+        return {grp: int(n) for grp, n in self.fetch(
             f"SELECT grp, count(DISTINCT profile_id) FROM ({sql}) s GROUP BY grp")}
 
     def answer(self, sizes: dict[Any, int], build: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
@@ -141,7 +138,7 @@ class _Builder:
                          f" WHERE prev IS NULL OR day - prev > {width}")
             parts.append(f"SELECT grp, {width} AS width, day + {width} AS on_day, -1 AS delta FROM runs"
                          f" WHERE next IS NULL OR next - day > {width}")
-        rows = self.run(
+        rows = self.fetch(
             f"WITH ev AS ({ev}), ud AS (SELECT DISTINCT grp, profile_id, {day} AS day FROM ev),"
             " runs AS (SELECT grp, profile_id, day,"
             " lag(day) OVER (PARTITION BY grp, profile_id ORDER BY day) AS prev,"
@@ -170,7 +167,7 @@ class _Builder:
         day = self.d.day("ts")
         ev = self.ranged()
         first = self.events(since=None, until=_start(r.until))
-        rows = self.run(
+        rows = self.fetch(
             f"WITH ev AS ({ev}), ud AS (SELECT DISTINCT grp, profile_id, {day} AS day FROM ev),"
             f" f AS (SELECT profile_id, min({day}) AS first_day FROM ({first}) a GROUP BY profile_id)"
             " SELECT ud.grp, ud.day, count(DISTINCT ud.profile_id) FILTER (WHERE f.first_day = ud.day),"
@@ -193,7 +190,7 @@ class _Builder:
         minutes = [last - timedelta(minutes=n) for n in range(shape.LIVE_MINUTES - 1, -1, -1)]
         ev = self.events(since=minutes[0], until=self.now + timedelta(microseconds=1))
         # Minutes come back as epoch seconds: plain numbers from every engine and driver.
-        rows = self.run(
+        rows = self.fetch(
             f"SELECT {self.d.epoch_us(self.d.minute('ts'))} AS m, count(*), count(DISTINCT profile_id)"
             f" FROM ({ev}) e GROUP BY m"
         )
@@ -212,8 +209,8 @@ class _Builder:
         if r.property is not None:
             value = self.d.json_number("properties", r.property.split("."))
         measures = f"count(*), count(DISTINCT profile_id), sum({value}), avg({value})"
-        daily = self.run(f"SELECT grp, {self.d.day('ts')} AS day, {measures} FROM ({ev}) e GROUP BY grp, day")
-        totals = {row[0]: row[1:] for row in self.run(f"SELECT grp, {measures} FROM ({ev}) e GROUP BY grp")}
+        daily = self.fetch(f"SELECT grp, {self.d.day('ts')} AS day, {measures} FROM ({ev}) e GROUP BY grp, day")
+        totals = {row[0]: row[1:] for row in self.fetch(f"SELECT grp, {measures} FROM ({ev}) e GROUP BY grp")}
         pick = {"count": 0, "users": 1, "sum": 2, "average": 3}[r.measure]
         found = {(row[0], _as_date(row[1])): row[2:] for row in daily}
 
@@ -252,14 +249,14 @@ class _Builder:
             for name, upper in shape.SESSION_BUCKETS if upper is not None
         )
         last_bucket = shape.SESSION_BUCKETS[-1][0]
-        lengths = self.run(
+        lengths = self.fetch(
             f"{sessions} SELECT grp, CASE {buckets} ELSE '{last_bucket}' END AS bucket, count(*) FROM s"
             " GROUP BY grp, bucket"
         )
-        per_user = self.run(
+        per_user = self.fetch(
             f"{sessions} SELECT grp, profile_id, count(*) FROM s GROUP BY grp, profile_id"
         )
-        heat = self.run(
+        heat = self.fetch(
             f"SELECT grp, {d.weekday('ts')} AS wd, {d.hour('ts')} AS h, count(*) FROM ({ev}) e GROUP BY grp, wd, h"
         )
         users: dict[Any, dict[int | str, int]] = defaultdict(lambda: defaultdict(int))
@@ -298,7 +295,7 @@ class _Builder:
         current = _as_date(self.now.date())
         current_period = current - timedelta(days=current.weekday()) if r.period == "week" else current
         activity = self.events(since=_start(r.since), until=self.now + timedelta(microseconds=1))
-        rows = self.run(
+        rows = self.fetch(
             f"WITH a AS (SELECT profile_id, ts, grp, row_number() OVER (PARTITION BY profile_id ORDER BY ts, seq)"
             f" AS rn FROM ({first_all}) x),"
             f" c AS (SELECT profile_id, grp, {period('ts')} AS cohort FROM a WHERE rn = 1"
@@ -308,7 +305,7 @@ class _Builder:
             " FROM c JOIN p ON p.profile_id = c.profile_id AND p.at > c.cohort"
             " GROUP BY c.grp, c.cohort, lag"
         )
-        size_rows = self.run(
+        size_rows = self.fetch(
             f"WITH a AS (SELECT profile_id, ts, grp, row_number() OVER (PARTITION BY profile_id ORDER BY ts, seq)"
             f" AS rn FROM ({first_all}) x)"
             f" SELECT grp, {period('ts')} AS cohort, count(*) FROM a WHERE rn = 1"
@@ -367,7 +364,9 @@ class _Builder:
             joins.append(f"LEFT JOIN s{index} ON s{index}.profile_id = s1.profile_id")
             micros = f"{d.epoch_us(f's{index}.t{index}')} - {d.epoch_us('s1.t1')}"
             columns += [f"count(s{index}.t{index})", d.median(micros)]
-        rows = self.run(f"WITH {', '.join(ctes)} SELECT {', '.join(columns)} FROM s1 {' '.join(joins)} GROUP BY s1.grp")
+        rows = self.fetch(
+            f"WITH {', '.join(ctes)} SELECT {', '.join(columns)} FROM s1 {' '.join(joins)} GROUP BY s1.grp"
+        )
         found = {row[0]: row[1:] for row in rows}
 
         def build(group: Any) -> dict[str, Any]:
@@ -392,7 +391,7 @@ class _Builder:
         step = "lead" if r.direction == "next" else "lag"
         columns = ", ".join(f"{step}(event, {n}) OVER w AS s{n}" for n in range(1, r.depth + 1))
         names = ", ".join(f"s{n}" for n in range(1, r.depth + 1))
-        rows = self.run(
+        rows = self.fetch(
             f"SELECT {names}, count(*) FROM (SELECT event, {columns} FROM ({self.ranged()}) e"
             " WINDOW w AS (PARTITION BY profile_id ORDER BY ts, seq)) o"
             f" WHERE event = {self.d.text(r.from_)} GROUP BY {names}"
@@ -412,7 +411,7 @@ class _Builder:
         _: Affinity = self.r
         orders = self.ranged(extra=f"e.event = {self.d.text(ORDER_COMPLETED)}")
         items = self.d.array_item_texts("o", "s.properties", "products", "category")
-        rows = self.run(
+        rows = self.fetch(
             f"WITH o AS ({orders}), c AS (SELECT DISTINCT seq, item AS category FROM ({items}) i"
             " WHERE item IS NOT NULL)"
             " SELECT a.category, b.category, count(*) FROM c a JOIN c b ON a.seq = b.seq"
@@ -427,7 +426,7 @@ class _Builder:
     def _geography(self) -> dict[str, Any]:
         r: Geography = self.r
         place = self.d.json_scalar_text("p.computed", ["location", r.level])
-        rows = self.run(
+        rows = self.fetch(
             f"WITH u AS (SELECT DISTINCT profile_id FROM ({self.ranged()}) e)"
             f" SELECT {place} AS place, count(*) FROM u JOIN mart_profiles p ON p.workspace_id = {self.ws}"
             " AND p.profile_id = u.profile_id GROUP BY place"
