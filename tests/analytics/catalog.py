@@ -85,6 +85,18 @@ REQUESTS: list[tuple[str, JSON]] = [
     ("events_count_by_app_version", {"report": "events", **JUNE, "group_by": APP}),
     ("events_count_pricey_germans", {"report": "events", **ALL, "where": PRICEY, "filter": GERMANS}),
     ("events_segment_entered_is_not_an_event", {"report": "events", **ALL, "event": "Segment Entered"}),
+    # distributions
+    ("distribution_revenue", {"report": "distribution", **ALL, "event": "Order Completed", "property": "revenue"}),
+    ("distribution_price_on_edges", {"report": "distribution", **MAY, "property": "price",
+                                     "bounds": [5, 19.99, 50, 120]}),
+    ("distribution_price_by_currency", {"report": "distribution", **ALL, "property": "price", "buckets": 4,
+                                        "group_by": CURRENCY}),
+    ("distribution_events_per_user", {"report": "distribution", **MAY, "of": "events_per_user"}),
+    ("distribution_views_per_user_by_plan", {"report": "distribution", **ALL, "of": "events_per_user",
+                                             "event": "Product Viewed", "buckets": 5, "group_by": PLAN}),
+    ("distribution_quantity_pro_eur", {"report": "distribution", **ALL, "property": "quantity", "filter": NOT_FREE,
+                                       "where": EURO, "buckets": 3}),
+    ("distribution_of_no_numbers", {"report": "distribution", **ALL, "property": "currency"}),
     # sessions
     ("sessions_may", {"report": "sessions", **MAY}),
     ("sessions_timeout_10", {"report": "sessions", **MAY, "session_timeout_minutes": 10}),
@@ -141,4 +153,4 @@ REQUESTS: list[tuple[str, JSON]] = [
                                      "where": IOS}),
 ]
 
-EMPTY_BY_DESIGN = frozenset({"events_segment_entered_is_not_an_event"})
+EMPTY_BY_DESIGN = frozenset({"events_segment_entered_is_not_an_event", "distribution_of_no_numbers"})

@@ -86,9 +86,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import combinations
+from itertools import combinations, pairwise
 from typing import Any
 
+from loopline.domain.analytics import nice_bounds
 from loopline.domain.segments.definition import PropertyFilter, parse_segment
 from tests.segments.dataset import Dataset
 from tests.segments.oracle import compare, evaluate, walk
@@ -268,6 +269,8 @@ def report(request: JSON, data: Dataset, *, workspace_id: str, now: datetime) ->
     ask.since, ask.until = _day_start(since), _day_start(until)
     ask.days = [since + timedelta(days=k) for k in range((until - since).days)]
     answer: JSON = {"report": kind, "since": request["since"], "until": request["until"]}
+    if kind == "distribution":
+        return answer | _distribution(ask, group_by, space)
     if group_by is None:
         return answer | REPORTS[kind](ask, events)
     return answer | _grouped(kind, group_by, ask, space)
@@ -562,6 +565,48 @@ def _geography(ask: _Ask, events: list[Event]) -> JSON:
         places[text(_get(ask.locations.get(profile), level))] += 1
     ordered = sorted(places, key=lambda p: (-places[p], *_order(p)))
     return {"places": [{"place": p, "users": places[p]} for p in ordered]}
+
+
+def _distribution(ask: _Ask, group_by: JSON | None, space: _Space) -> JSON:
+    """Values per group (all groups share the buckets), then counts per bucket."""
+    request = ask.request
+    label = _labeller(group_by, space) if group_by is not None else (lambda _: None)
+    chosen = [e for e in ask.in_range(ask.events) if request.get("event") in (None, e.name)]
+    values: dict[str | None, list[float]] = defaultdict(list)
+    if request.get("of", "property") == "events_per_user":
+        per_user = Counter((label(e), e.profile) for e in chosen)
+        for (group, _), n in per_user.items():
+            values[group].append(n)
+    else:
+        for event in chosen:
+            if _number(value := _get(event.properties, request["property"])):
+                values[label(event)].append(value)
+    whole = request.get("of") == "events_per_user"
+    if request.get("bounds") is not None:
+        edges, open_ended = [float(b) for b in request["bounds"]], True
+    elif values:
+        every = [v for group in values.values() for v in group]
+        edges = nice_bounds(min(every), max(every), request.get("buckets", 10), whole=whole)
+        open_ended = False
+    else:
+        edges, open_ended = [], False
+    fences: list[float | None] = [None, *edges, None] if open_ended else list(edges)
+
+    def answer(numbers: list[float]) -> JSON:
+        buckets = []
+        for low, high in pairwise(fences):
+            inside = [v for v in numbers if (low is None or v >= low) and (high is None or v < high)]
+            buckets.append({"from": low, "to": high, "count": len(inside)})
+        if not numbers:
+            return {"buckets": buckets, "count": 0, "min": None, "max": None, "average": None}
+        return {"buckets": buckets, "count": len(numbers), "min": (int if whole else float)(min(numbers)),
+                "max": (int if whole else float)(max(numbers)), "average": math.fsum(numbers) / len(numbers)}
+
+    if group_by is None:
+        return answer(values.get(None, []))
+    ranked = sorted(values, key=lambda g: (-len(values[g]), *_order(g)))
+    return {"groups": [{"group": g, **answer(values[g])} for g in ranked[:MAX_GROUPS]],
+            "groups_omitted": max(0, len(ranked) - MAX_GROUPS)}
 
 
 REPORTS: dict[str, Callable[[_Ask, list[Event]], JSON]] = {

@@ -331,6 +331,8 @@ def _substance(answer: JSON) -> bool:
         return answer["steps"][0]["users"] > answer["steps"][-1]["users"] > 0
     if "cohorts" in answer:
         return any(c["size"] and any(c["retained"][1:]) for c in answer["cohorts"])
+    if "buckets" in answer:  # values spread over more than one bucket
+        return sum(1 for bucket in answer["buckets"] if bucket["count"]) >= 2
     for field in ("sessions", "nodes", "pairs", "places"):
         if field in answer:
             return bool(answer[field])
@@ -349,8 +351,10 @@ def test_the_catalogue_covers_every_report_and_option() -> None:
     assert len(requests) >= 40
     assert len({n for n, _ in REQUESTS}) == len(REQUESTS)
     kinds = {r["report"] for r in requests}
-    assert kinds == {"active_users", "new_vs_returning", "live", "events", "sessions", "retention", "funnel",
-                     "paths", "affinity", "geography"}
+    assert kinds == {"active_users", "new_vs_returning", "live", "events", "distribution", "sessions", "retention",
+                     "funnel", "paths", "affinity", "geography"}
+    assert {r.get("of", "property") for r in requests if r["report"] == "distribution"} == {
+        "property", "events_per_user"}
     assert {r.get("measure", "count") for r in requests if r["report"] == "events"} == {
         "count", "users", "sum", "average"}
     assert {r["period"] for r in requests if r["report"] == "retention"} == {"day", "week"}

@@ -70,6 +70,11 @@ def test_a_filter_narrows_the_users(client, shop):
     ({"report": "events", "since": "2026-05-01", "until": "2026-05-02", "measure": "sum"}, "invalid_report", ""),
     ({"report": "events", "since": "2026-05-01", "until": "2026-05-02",
       "group_by": {"source": "segment", "segment_id": "seg_nope"}}, "unknown_segment", ""),
+    ({"report": "distribution", "since": "2026-05-01", "until": "2026-05-02"}, "invalid_report", ""),
+    ({"report": "distribution", "since": "2026-05-01", "until": "2026-05-02", "property": "revenue",
+      "bounds": [50, 10]}, "invalid_report", ""),
+    ({"report": "distribution", "since": "2026-05-01", "until": "2026-05-02", "property": "revenue",
+      "buckets": 0}, "invalid_report", "buckets"),
 ])
 def test_bad_requests_get_422_with_where_and_why(client, shop, body, code, path):
     response = client.post("/api/v1/reports", headers=shop, json=body)

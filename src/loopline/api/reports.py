@@ -21,7 +21,7 @@ REPORT_BODY: dict[str, Any] = {
         "required": True,
         "content": {"application/json": {"schema": {"type": "object", "required": ["report"], "properties": {
             "report": {"enum": ["active_users", "new_vs_returning", "live", "events", "sessions", "retention",
-                                "funnel", "paths", "affinity", "geography"]},
+                                "funnel", "paths", "affinity", "geography", "distribution"]},
             "since": {"type": "string", "format": "date"}, "until": {"type": "string", "format": "date"},
         }}}},
     }

@@ -8,6 +8,8 @@ histograms bucketed, paths folded into a sankey).
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -28,6 +30,7 @@ SESSION_BUCKETS = (
     ("30-60m", 3_600), ("60m+", None),
 )
 PER_USER_CAP = 10
+MAX_BUCKETS = 50
 
 
 class _Model(BaseModel):
@@ -105,6 +108,28 @@ class Events(_Ranged):
         return self
 
 
+class Distribution(_Ranged):
+    """How values spread: a numeric event property, or events per user, counted in buckets."""
+
+    report: Literal["distribution"]
+    event: Name | None = None
+    of: Literal["property", "events_per_user"] = "property"
+    property: Path | None = None
+    buckets: int = Field(default=10, ge=1, le=MAX_BUCKETS)
+    bounds: list[float] | None = Field(default=None, min_length=1, max_length=MAX_BUCKETS - 1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if (self.of == "property") != (self.property is not None):
+            raise ValueError("a distribution of a property names the property (and only it does)")
+        if self.bounds is not None:
+            if not all(math.isfinite(bound) for bound in self.bounds):
+                raise ValueError("bounds are finite numbers")
+            if any(low >= high for low, high in itertools.pairwise(self.bounds)):
+                raise ValueError("bounds rise strictly, e.g. [10, 50, 100]")
+        return self
+
+
 class Sessions(_Ranged):
     """Sessions per user, session lengths and the weekday × hour heatmap."""
 
@@ -160,7 +185,8 @@ class Geography(_Ranged):
 
 
 Report = Annotated[
-    ActiveUsers | NewVsReturning | Live | Events | Sessions | Retention | Funnel | Paths | Affinity | Geography,
+    ActiveUsers | NewVsReturning | Live | Events | Distribution | Sessions | Retention | Funnel | Paths | Affinity
+    | Geography,
     Field(discriminator="report"),
 ]
 UNGROUPED = ("paths", "affinity", "geography")
@@ -195,8 +221,8 @@ def _report_path(item: Any) -> str:
 
 
 _TAGS = frozenset({
-    "active_users", "new_vs_returning", "live", "events", "sessions", "retention", "funnel", "paths", "affinity",
-    "geography",
+    "active_users", "new_vs_returning", "live", "events", "distribution", "sessions", "retention", "funnel", "paths",
+    "affinity", "geography",
 })
 
 
@@ -232,6 +258,38 @@ def coverage(deltas: Iterable[tuple[date, int]], days: list[date]) -> dict[date,
             index += 1
         result[day] = running
     return result
+
+
+def nice_bounds(low: float, high: float, buckets: int, *, whole: bool) -> list[Any]:
+    """Return the edges of about ``buckets`` equal buckets from ``low`` to past ``high``.
+
+    The width is 1, 2 or 5 times a power of ten (at least 1 for whole numbers), so edges read
+    well on a chart; the first edge is a multiple of the width at or below ``low`` and the
+    last lies above ``high``, so every value falls in ``[edge, next edge)``.
+    """
+    step = (high - low) / buckets
+    if step <= 0:
+        width = 1.0
+    else:
+        magnitude = 10.0 ** math.floor(math.log10(step))
+        width = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= step * (1 - 1e-12))
+    if whole:
+        width = max(1.0, round(width))
+    digits = max(0, 1 - math.floor(math.log10(width)))
+    first = math.floor(low / width) * width
+    edges: list[float] = [float(round(first, digits))]
+    while edges[-1] <= high:
+        edges.append(float(round(first + len(edges) * width, digits)))
+    return [int(edge) for edge in edges] if whole else edges
+
+
+def distribution_buckets(edges: list[Any], *, open_ended: bool) -> list[dict[str, Any]]:
+    """Return the buckets ``from``/``to`` the edges (with an open bucket each side if asked)."""
+    if open_ended:
+        fences: list[Any] = [None, *edges, None]
+    else:
+        fences = list(edges)
+    return [{"from": low, "to": high} for low, high in itertools.pairwise(fences)]
 
 
 def session_bucket(seconds: float) -> str:

@@ -18,6 +18,7 @@ from loopline.domain import analytics as shape
 from loopline.domain.analytics import (
     ActiveUsers,
     Affinity,
+    Distribution,
     Events,
     Funnel,
     Geography,
@@ -30,7 +31,7 @@ from loopline.domain.analytics import (
 from loopline.domain.commerce import ORDER_COMPLETED
 from loopline.domain.segments.definition import PropertyFilter, SegmentDefinition
 from loopline.domain.segments.membership import MEMBERSHIP_SOURCE
-from loopline.query.dialects import Dialect
+from loopline.query.dialects import Dialect, number
 from loopline.query.segments import ACTIVITY_TYPES, compile_segment, property_condition
 
 Fetch = Callable[[str], list[tuple[Any, ...]]]
@@ -228,6 +229,50 @@ class _Builder:
             }
 
         return self.answer({grp: measure(row) for grp, row in totals.items()}, build)
+
+    def _distribution(self) -> dict[str, Any]:
+        r: Distribution = self.r
+        extra = f"e.event = {self.d.text(r.event)}" if r.event is not None else ""
+        ev = self.ranged(extra=extra)
+        whole = r.of == "events_per_user"
+        if whole:
+            values = f"SELECT grp, count(*) AS v FROM ({ev}) e GROUP BY grp, profile_id"
+        else:
+            assert r.property is not None  # the request's validation guarantees it
+            number_of = self.d.json_number("properties", r.property.split("."))
+            values = f"SELECT grp, v FROM (SELECT grp, {number_of} AS v FROM ({ev}) e) x WHERE v IS NOT NULL"
+        stats = {row[0]: row[1:] for row in self.fetch(
+            f"SELECT grp, count(v), min(v), max(v), avg(v) FROM ({values}) s GROUP BY grp")}
+        if r.bounds is not None:
+            cuts, buckets = list(r.bounds), shape.distribution_buckets(list(r.bounds), open_ended=True)
+        elif stats:
+            low = min(float(row[1]) for row in stats.values())
+            high = max(float(row[2]) for row in stats.values())
+            edges = shape.nice_bounds(low, high, r.buckets, whole=whole)
+            cuts, buckets = edges[1:-1], shape.distribution_buckets(edges, open_ended=False)
+        else:
+            cuts, buckets = [], []
+        # The bucket is the number of cuts at or below the value: plain comparisons, so every
+        # engine puts a value lying on an edge in the same bucket.
+        index = "0"
+        if cuts:
+            index = ("CASE " + " ".join(f"WHEN v < {number(cut)} THEN {n}" for n, cut in enumerate(cuts))
+                     + f" ELSE {len(cuts)} END")
+        counts = {(grp, int(at)): int(n) for grp, at, n in self.fetch(
+            f"SELECT grp, {index} AS bucket, count(*) FROM ({values}) s GROUP BY grp, bucket")}
+
+        def build(group: Any) -> dict[str, Any]:
+            found = stats.get(group)
+            size = int(found[0]) if found is not None else 0
+            convert = int if whole else float
+            low, high, mean = (None, None, None) if found is None or not size else (
+                convert(found[1]), convert(found[2]), float(found[3]))
+            return {
+                "buckets": [bucket | {"count": counts.get((group, n), 0)} for n, bucket in enumerate(buckets)],
+                "count": size, "min": low, "max": high, "average": mean,
+            }
+
+        return self.answer({grp: int(row[0]) for grp, row in stats.items()}, build)
 
     def _sessions(self) -> dict[str, Any]:
         r: Sessions = self.r
