@@ -118,6 +118,10 @@ class Mart(Protocol):
         """Return how far each kind of change has been copied."""
         ...
 
+    def attribute_events(self) -> int:
+        """Write the owner beside each event not yet attributed, where the dialect keeps owners; return how many."""
+        ...
+
     def forget_profiles(self, *, workspace_id: str, profile_ids: Sequence[str]) -> None:
         """Remove erased profiles and everything the mart holds about them."""
         ...

@@ -46,6 +46,24 @@ def _copied(runtime: Any) -> dict[str, set[tuple[Any, ...]]]:
     }
 
 
+def _misattributed(runtime: Any) -> tuple[int, int]:
+    """Return how many events carry an owner, and how many an owner the identities no longer give."""
+    if not runtime.services.mart.dialect.attributed_owners:
+        return (0, 0)
+    [(carrying, wrong)] = runtime.services.mart.fetch(
+        "SELECT count(e.profile_id), count(*) FILTER (WHERE e.profile_id IS NOT NULL"
+        " AND e.profile_id IS DISTINCT FROM coalesce(u.profile_id, a.profile_id)) FROM events e"
+        " LEFT JOIN mart_identities u ON u.workspace_id = e.workspace_id AND u.kind = 'user_id'"
+        " AND u.value = e.user_id LEFT JOIN mart_identities a ON a.workspace_id = e.workspace_id"
+        " AND a.kind = 'anonymous_id' AND a.value = e.anonymous_id", timeout_s=30)
+    return int(carrying), int(wrong)
+
+
+def _owner_of_device_events(runtime: Any, device: str) -> set[Any]:
+    return {row[0] for row in runtime.services.mart.fetch(
+        f"SELECT profile_id FROM events WHERE anonymous_id = '{device}'", timeout_s=30)}
+
+
 def test_the_mart_follows_changes_merges_and_erasure(client, runtime, workspace, other_workspace):
     write, secret = basic(workspace.write_key), bearer(workspace.secret_key)
     client.post("/v1/batch", headers=write, json={"batch": [
@@ -67,6 +85,10 @@ def test_the_mart_follows_changes_merges_and_erasure(client, runtime, workspace,
     assert first.suppressions_copied
     assert _copied(runtime) == _source(runtime)
     assert len(_copied(runtime)["profiles"]) == 4
+    attributed = runtime.services.mart.dialect.attributed_owners
+    assert _misattributed(runtime) == ((4, 0) if attributed else (0, 0))
+    if attributed:
+        [device_owner] = _owner_of_device_events(runtime, "dev-1")
 
     # An anonymous device merging into Ana, a trait change, a consent change, a lifted suppression.
     client.post("/v1/batch", headers=write, json={"batch": [
@@ -83,10 +105,21 @@ def test_the_mart_follows_changes_merges_and_erasure(client, runtime, workspace,
     assert copied == _source(runtime)
     ana = next(p for w, p, t in copied["profiles"] if w == workspace.id and '"team"' in t)
     assert (workspace.id, "dev-1", ana, "apns-1") in copied["devices"]
+    if attributed:
+        # The device's events moved with the merge: the anonymous profile is gone, Ana owns them.
+        assert device_owner != ana
+        assert _owner_of_device_events(runtime, "dev-1") == {ana}
+        assert _misattributed(runtime) == (5, 0)
 
     # Nothing changed: nothing is copied but the overlap, and the copy stays equal.
     assert do_sync_mart(runtime.services).suppressions_copied is False
     assert _copied(runtime) == _source(runtime)
+
+    # A new event of a known person: the identities stay, the event gets its owner.
+    client.post("/v1/batch", headers=write, json={"batch": [{"type": "track", "userId": "u-bo", "event": "Login"}]})
+    settle(runtime)
+    assert do_sync_mart(runtime.services).attributed == (1 if attributed else 0)
+    assert _misattributed(runtime) == ((6, 0) if attributed else (0, 0))
 
     # Erasure removes the person from the mart at once, with their identities and devices.
     assert client.post("/api/v1/profiles/u-ana/erase", headers=secret).status_code == 202

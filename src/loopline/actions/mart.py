@@ -26,6 +26,7 @@ class MartSyncReport:
 
     profiles: int
     gone: int
+    attributed: int
     consents: int
     suppressions_copied: bool
 
@@ -58,9 +59,13 @@ def do_sync_mart(services: Services, *, progress: Callable[[int], None] | None =
         gone += len(batch.gone)
         if progress is not None:
             progress(len(page))
+    # After the identities: an event whose person was just created or merged gets its owner now.
+    attributed = mart.attribute_events()
     consents = _sync_consents(services, marks)
     suppressed = _sync_suppressions(services, marks)
-    return MartSyncReport(profiles=copied, gone=gone, consents=consents, suppressions_copied=suppressed)
+    return MartSyncReport(
+        profiles=copied, gone=gone, attributed=attributed, consents=consents, suppressions_copied=suppressed
+    )
 
 
 def _since(mark: str | None) -> datetime | None:

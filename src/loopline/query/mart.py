@@ -104,10 +104,16 @@ EVENTS = Table(
     "events",
     (Column("seq", "integer"), *_text("workspace_id", "type", "source"),
      *_text("event", "user_id", "anonymous_id", nullable=True),
-     Column("timestamp", "instant"), Column("properties", "json"), Column("context", "json")),
+     Column("timestamp", "instant"), Column("properties", "json"), Column("context", "json"),
+     Column("profile_id", "text", nullable=True)),
     (),
 )
-"""The columns of the event store that queries read (the stores keep more)."""
+"""The columns of the event store that queries read (the stores keep more).
+
+``profile_id`` is the event's owner as the mart last attributed it, on engines whose dialect
+says ``attributed_owners``: NULL until attributed, and rewritten when identities move (a
+merge, a new alias). Queries read it where set and look the owner up where not.
+"""
 
 _TYPES = {
     "duckdb": {"text": "VARCHAR", "json": "JSON", "instant": "TIMESTAMPTZ", "number": "DOUBLE", "integer": "BIGINT"},

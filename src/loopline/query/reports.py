@@ -32,7 +32,7 @@ from loopline.domain.commerce import ORDER_COMPLETED
 from loopline.domain.segments.definition import PropertyFilter, SegmentDefinition
 from loopline.domain.segments.membership import MEMBERSHIP_SOURCE
 from loopline.query.dialects import Dialect, number
-from loopline.query.segments import ACTIVITY_TYPES, compile_segment, property_condition
+from loopline.query.segments import ACTIVITY_TYPES, compile_segment, owned_events, property_condition
 
 Fetch = Callable[[str], list[tuple[Any, ...]]]
 WINDOWS = (1, 7, 30)  # DAU, WAU, MAU
@@ -66,37 +66,30 @@ class _Builder:
     ) -> str:
         """Return a query of the counted events: profile_id, seq, event, ts, properties, grp."""
         d = self.d
-        owner = "coalesce(ku.profile_id, kd.profile_id)"
-        joins = [
-            "LEFT JOIN mart_identities ku ON ku.workspace_id = e.workspace_id AND ku.kind = 'user_id'"
-            " AND ku.value = e.user_id",
-            "LEFT JOIN mart_identities kd ON kd.workspace_id = e.workspace_id AND kd.kind = 'anonymous_id'"
-            " AND kd.value = e.anonymous_id",
-        ]
+        joins: list[str] = []
         group = self.r.group_by if self.grouped else None
         grp = "CAST(NULL AS VARCHAR)"
         if group is not None and group.source in ("event", "context"):
             column = "e.properties" if group.source == "event" else "e.context"
             grp = d.json_scalar_text(column, group.path.split("."))
         elif group is not None and group.source == "trait":
-            joins.append(f"LEFT JOIN mart_profiles gp ON gp.workspace_id = e.workspace_id AND gp.profile_id = {owner}")
+            joins.append(f"LEFT JOIN mart_profiles gp ON gp.workspace_id = {self.ws} AND gp.profile_id = e.profile_id")
             grp = d.json_scalar_text("gp.traits", group.path.split("."))
         elif group is not None:
             members = (
                 f"SELECT m.profile_id FROM mart_segment_members m WHERE m.workspace_id = {self.ws}"
                 f" AND m.segment_id = {d.text(group.segment_id)}"
             )
-            grp = f"CASE WHEN {owner} IN ({members}) THEN 'member' ELSE 'not member' END"
+            grp = f"CASE WHEN e.profile_id IN ({members}) THEN 'member' ELSE 'not member' END"
         tests = [
-            f"e.workspace_id = {self.ws}",
             f"e.type IN ({', '.join(d.text(t) for t in ACTIVITY_TYPES)})",
             f"e.source <> {d.text(MEMBERSHIP_SOURCE)}",
-            f"{owner} IS NOT NULL",
+            "e.profile_id IS NOT NULL",
         ]
         if since is not None:
-            tests.append(f'e."timestamp" >= {d.instant(since)}')
+            tests.append(f"e.ts >= {d.instant(since)}")
         if until is not None:
-            tests.append(f'e."timestamp" < {d.instant(until)}')
+            tests.append(f"e.ts < {d.instant(until)}")
         if where:
             tests += [self.condition("e.properties", item) for item in self.r.where]
         if self.r.filter is not None:
@@ -104,12 +97,13 @@ class _Builder:
             # otherwise run a complex IN sub-query again for every event.
             definition = SegmentDefinition(name="filter", condition=self.r.filter)
             users = compile_segment(definition, dialect=d, workspace_id=self.workspace_id, now=self.now).sql
-            joins.append(f"JOIN ({users}) fu ON fu.profile_id = {owner}")
+            joins.append(f"JOIN ({users}) fu ON fu.profile_id = e.profile_id")
         if extra:
             tests.append(extra)
         return (
-            f'SELECT {owner} AS profile_id, e.seq AS seq, e.event AS event, e."timestamp" AS ts,'
-            f" e.properties AS properties, {grp} AS grp FROM events e {' '.join(joins)} WHERE {' AND '.join(tests)}"
+            "SELECT e.profile_id AS profile_id, e.seq AS seq, e.event AS event, e.ts AS ts,"
+            f" e.properties AS properties, {grp} AS grp FROM ({owned_events(d, self.workspace_id)}) e"
+            f" {' '.join(joins)} WHERE {' AND '.join(tests)}"
         )
 
     def condition(self, column: str, item: PropertyFilter) -> str:
@@ -133,24 +127,32 @@ class _Builder:
         days = r.days()
         ev = self.events(since=_start(r.since - timedelta(days=max(WINDOWS) - 1)), until=_start(r.until))
         day = self.d.day("ts")
-        parts = []
-        for width in WINDOWS:
-            parts.append(f"SELECT grp, {width} AS width, day AS on_day, 1 AS delta FROM runs"
-                         f" WHERE prev IS NULL OR day - prev > {width}")
-            parts.append(f"SELECT grp, {width} AS width, day + {width} AS on_day, -1 AS delta FROM runs"
-                         f" WHERE next IS NULL OR next - day > {width}")
+        since = self.d.day(self.d.instant(_start(r.since)))
+        # A user active on ``day`` and next on ``next`` counts in a window of width w from
+        # ``day`` until ``day + w`` or ``next``, whichever comes first: those spans never
+        # overlap, so a running sum of +1 at starts (width 0: the same for every width) and
+        # -1 at ends counts each user once per day. Width -1 marks each user's last active
+        # day in the range: their number is the users active in the range.
+        widths = ", ".join(f"({width}, -1)" for width in WINDOWS)
         rows = self.fetch(
             f"WITH ev AS ({ev}), ud AS (SELECT DISTINCT grp, profile_id, {day} AS day FROM ev),"
-            " runs AS (SELECT grp, profile_id, day,"
-            " lag(day) OVER (PARTITION BY grp, profile_id ORDER BY day) AS prev,"
-            " lead(day) OVER (PARTITION BY grp, profile_id ORDER BY day) AS next FROM ud)"
-            f" SELECT grp, width, on_day, sum(delta) FROM ({' UNION ALL '.join(parts)}) d"
-            " GROUP BY grp, width, on_day"
+            " runs AS (SELECT grp, day, lead(day) OVER (PARTITION BY grp, profile_id ORDER BY day) AS next FROM ud)"
+            " SELECT grp, w.width, CASE WHEN w.width <= 0 THEN day"
+            " ELSE least(day + w.width, coalesce(next, day + w.width)) END AS on_day, sum(w.delta)"
+            f" FROM runs CROSS JOIN (VALUES (-1, 1), (0, 1), {widths}) w(width, delta)"
+            f" WHERE w.width >= 0 OR (next IS NULL AND day >= {since})"
+            " GROUP BY grp, w.width, on_day"
         )
         deltas: dict[tuple[Any, int], list[tuple[date, int]]] = defaultdict(list)
+        sizes: dict[Any, int] = defaultdict(int)
         for grp, width, at, delta in rows:
-            deltas[(grp, int(width))].append((_as_date(at), int(delta)))
-        sizes = self.sizes(self.ranged())
+            if int(width) < 0:
+                sizes[grp] += int(delta)
+            elif int(width) == 0:
+                for every in WINDOWS:
+                    deltas[(grp, every)].append((_as_date(at), int(delta)))
+            else:
+                deltas[(grp, int(width))].append((_as_date(at), int(delta)))
 
         def build(group: Any) -> dict[str, Any]:
             covered = {width: shape.coverage(deltas.get((group, width), []), days) for width in WINDOWS}
@@ -340,26 +342,26 @@ class _Builder:
         current = _as_date(self.now.date())
         current_period = current - timedelta(days=current.weekday()) if r.period == "week" else current
         activity = self.events(since=_start(r.since), until=self.now + timedelta(microseconds=1))
+        group = d.first_by("grp", "ts", "seq") if self.grouped else "CAST(NULL AS VARCHAR)"
+        # One pass finds each user's first event (and its group); activity is read only for
+        # the users whose first event falls in the range. Lag 0 rows are the cohort sizes.
         rows = self.fetch(
-            f"WITH a AS (SELECT profile_id, ts, grp, row_number() OVER (PARTITION BY profile_id ORDER BY ts, seq)"
-            f" AS rn FROM ({first_all}) x),"
-            f" c AS (SELECT profile_id, grp, {period('ts')} AS cohort FROM a WHERE rn = 1"
-            f" AND ts >= {d.instant(_start(r.since))}),"
-            f" p AS (SELECT DISTINCT profile_id, {period('ts')} AS at FROM ({activity}) y)"
-            " SELECT c.grp, c.cohort, (p.at - c.cohort) AS lag, count(DISTINCT c.profile_id)"
+            f"WITH c AS (SELECT profile_id, {group} AS grp, {period('min(ts)')} AS cohort FROM ({first_all}) a"
+            f" GROUP BY profile_id HAVING min(ts) >= {d.instant(_start(r.since))}),"
+            f" p AS (SELECT DISTINCT y.profile_id, {period('y.ts')} AS at FROM ({activity}) y"
+            " WHERE y.profile_id IN (SELECT profile_id FROM c))"
+            " SELECT grp, cohort, 0 AS lag, count(*) FROM c GROUP BY grp, cohort"
+            " UNION ALL SELECT c.grp, c.cohort, (p.at - c.cohort) AS lag, count(*)"
             " FROM c JOIN p ON p.profile_id = c.profile_id AND p.at > c.cohort"
             " GROUP BY c.grp, c.cohort, lag"
         )
-        size_rows = self.fetch(
-            f"WITH a AS (SELECT profile_id, ts, grp, row_number() OVER (PARTITION BY profile_id ORDER BY ts, seq)"
-            f" AS rn FROM ({first_all}) x)"
-            f" SELECT grp, {period('ts')} AS cohort, count(*) FROM a WHERE rn = 1"
-            f" AND ts >= {d.instant(_start(r.since))} GROUP BY grp, cohort"
-        )
         cohorts: dict[Any, dict[date, int]] = defaultdict(dict)
-        for grp, cohort, n in size_rows:
-            cohorts[grp][_as_date(cohort)] = int(n)
-        retained = {(grp, _as_date(cohort), int(lag) // width): int(n) for grp, cohort, lag, n in rows}
+        retained: dict[tuple[Any, date, int], int] = {}
+        for grp, cohort, lag, n in rows:
+            if int(lag) == 0:
+                cohorts[grp][_as_date(cohort)] = int(n)
+            else:
+                retained[(grp, _as_date(cohort), int(lag) // width)] = int(n)
         sizes = {grp: sum(by_cohort.values()) for grp, by_cohort in cohorts.items()}
 
         first_period = r.since - timedelta(days=r.since.weekday()) if r.period == "week" else r.since

@@ -68,17 +68,35 @@ PURCHASE_EVENT = "Order Completed"
 # and only an explicit opt-out stops them.
 NEEDS_OPT_IN = frozenset({"email", "sms"})
 
-_OWNED = """owned AS (
-    SELECT coalesce(known_user.profile_id, known_device.profile_id) AS profile_id,
-           e.type AS type, e.source AS source, e.event AS event, e."timestamp" AS ts, e.properties AS properties
-    FROM events e
-    LEFT JOIN mart_identities known_user
-        ON known_user.workspace_id = e.workspace_id AND known_user.kind = 'user_id' AND known_user.value = e.user_id
-    LEFT JOIN mart_identities known_device
-        ON known_device.workspace_id = e.workspace_id AND known_device.kind = 'anonymous_id'
-        AND known_device.value = e.anonymous_id
-    WHERE e.workspace_id = {workspace}
-)"""
+_COLUMNS = (
+    'e.seq AS seq, e.type AS type, e.source AS source, e.event AS event, e."timestamp" AS ts,'
+    " e.properties AS properties, e.context AS context"
+)
+
+
+def owned_events(dialect: Dialect, workspace_id: str) -> str:
+    """Return a query of a workspace's events with their owner (``profile_id``, NULL for nobody's).
+
+    The owner is the profile holding the event's user id, else its anonymous id. Where the
+    mart keeps attributed owners beside the events, they are read as they are, and only the
+    events not yet attributed take the two identity joins.
+    """
+    workspace = dialect.text(workspace_id)
+    lookup = (
+        f"SELECT coalesce(known_user.profile_id, known_device.profile_id) AS profile_id, {_COLUMNS}"
+        " FROM events e LEFT JOIN mart_identities known_user ON known_user.workspace_id = e.workspace_id"
+        " AND known_user.kind = 'user_id' AND known_user.value = e.user_id"
+        " LEFT JOIN mart_identities known_device ON known_device.workspace_id = e.workspace_id"
+        " AND known_device.kind = 'anonymous_id' AND known_device.value = e.anonymous_id"
+        f" WHERE e.workspace_id = {workspace}"
+    )
+    if not dialect.attributed_owners:
+        return lookup
+    return (
+        f"SELECT e.profile_id AS profile_id, {_COLUMNS} FROM events e"
+        f" WHERE e.workspace_id = {workspace} AND e.profile_id IS NOT NULL"
+        f" UNION ALL {lookup} AND e.profile_id IS NULL"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +128,7 @@ def compile_segment(
         scope += f" AND p.updated_at >= {dialect.instant(changed_since)}"
     body = f"SELECT p.profile_id FROM mart_profiles p WHERE {scope} AND {condition}"
     if compiler.uses_events:
-        body = "WITH " + _OWNED.format(workspace=workspace) + "\n" + body
+        body = f"WITH owned AS ({owned_events(dialect, workspace_id)})\n{body}"
     return CompiledSegment(sql=body, dialect=dialect.name, uses_events=compiler.uses_events)
 
 

@@ -44,10 +44,15 @@ class DuckdbMart:
         self._conn.execute(_STATE)
 
     def apply(self, batch: MartBatch) -> None:
-        """Apply one batch of copied changes in a transaction."""
+        """Apply one batch of copied changes in a transaction.
+
+        Events whose owner moved with it (identities re-pointed by a merge, added, or
+        removed) are attributed again in the same transaction.
+        """
         with self._lock, _Transaction(self._conn) as conn:
             gone = _keys(batch.gone)
             touched = _keys(batch.touched + batch.gone)
+            before = _identities_of(conn, touched) if touched is not None else set()
             if gone is not None:
                 _delete_by_profile(conn, PROFILES, gone)
                 _delete_by_profile(conn, SEGMENT_MEMBERS, gone)
@@ -57,11 +62,24 @@ class DuckdbMart:
             for table, rows in ((PROFILES, batch.profiles), (IDENTITIES, batch.identities),
                                 (DEVICES, batch.devices), (CONSENTS, batch.consents)):
                 _upsert(conn, table, rows)
+            moved = before ^ {(row["workspace_id"], row["kind"], row["value"], row["profile_id"])
+                              for row in batch.identities}
+            if moved:
+                _attribute_again(conn, {(workspace, kind, value) for workspace, kind, value, _ in moved})
             if batch.suppressions is not None:
                 conn.execute(f"DELETE FROM {SUPPRESSIONS.name}")
                 _upsert(conn, SUPPRESSIONS, batch.suppressions)
             for name, value in batch.watermarks.items():
                 conn.execute("INSERT OR REPLACE INTO mart_state VALUES (?, ?)", [name, value])
+
+    def attribute_events(self) -> int:
+        """Write the owner of every event that has none yet and now has one; return how many."""
+        with self._lock, _Transaction(self._conn) as conn:
+            row = conn.execute(
+                f"UPDATE events SET profile_id = o.owner FROM ({_OWNERS.format(where='e.profile_id IS NULL')}) o"
+                " WHERE events.seq = o.seq AND o.owner IS NOT NULL"
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def watermarks(self) -> dict[str, str]:
         """Return how far each kind of change has been copied."""
@@ -131,6 +149,49 @@ class _Transaction:
 
     def __exit__(self, kind: object, *_: object) -> None:
         self._conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+# Each event's owner by the identities in the mart: its user id's profile, else its anonymous id's.
+_OWNERS = """
+    SELECT e.seq AS seq, coalesce(u.profile_id, a.profile_id) AS owner FROM events e
+    LEFT JOIN mart_identities u ON u.workspace_id = e.workspace_id AND u.kind = 'user_id' AND u.value = e.user_id
+    LEFT JOIN mart_identities a
+        ON a.workspace_id = e.workspace_id AND a.kind = 'anonymous_id' AND a.value = e.anonymous_id
+    WHERE {where}
+"""
+
+
+def _identities_of(conn: duckdb.DuckDBPyConnection, keys: pa.Table) -> set[tuple[str, str, str, str]]:
+    """Return the identity rows the mart holds for these (workspace, profile) pairs."""
+    conn.register("mart_keys", keys)
+    try:
+        rows = conn.execute(
+            f"SELECT i.workspace_id, i.kind, i.value, i.profile_id FROM {IDENTITIES.name} i JOIN mart_keys k"
+            " ON i.workspace_id = k.workspace_id AND i.profile_id = k.profile_id"
+        ).fetchall()
+    finally:
+        conn.unregister("mart_keys")
+    return {(str(w), str(k), str(v), str(p)) for w, k, v, p in rows}
+
+
+def _attribute_again(conn: duckdb.DuckDBPyConnection, moved: set[tuple[str, str, str]]) -> None:
+    """Look the owner up again for the events carrying identities that moved (NULL when none is left)."""
+    conn.register("moved_identities", pa.table({
+        "workspace_id": [w for w, _, _ in moved], "kind": [k for _, k, _ in moved], "value": [v for _, _, v in moved],
+    }))
+    try:
+        carrying = (
+            "e.seq IN (SELECT e.seq FROM events e JOIN moved_identities m ON m.workspace_id = e.workspace_id"
+            " AND m.kind = 'user_id' AND m.value = e.user_id"
+            " UNION SELECT e.seq FROM events e JOIN moved_identities m ON m.workspace_id = e.workspace_id"
+            " AND m.kind = 'anonymous_id' AND m.value = e.anonymous_id)"
+        )
+        conn.execute(
+            f"UPDATE events SET profile_id = o.owner FROM ({_OWNERS.format(where=carrying)}) o"
+            " WHERE events.seq = o.seq AND events.profile_id IS DISTINCT FROM o.owner"
+        )
+    finally:
+        conn.unregister("moved_identities")
 
 
 def _keys(pairs: list[tuple[str, str]]) -> pa.Table | None:
