@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=600,
         description="Time limit of a segment estimate, member page or export query; past it the request gets 422.",
     )
+    segment_estimate_sample_above: int = Field(
+        default=100_000, ge=0,
+        description="Workspaces with more profiles than this get segment estimates from a sample of them.",
+    )
+    segment_estimate_sample_percent: int = Field(
+        default=10, ge=1, le=100,
+        description="The share of profiles (chosen by a hash of their id) a sampled estimate evaluates.",
+    )
     report_query_timeout_s: float = Field(
         default=30.0, gt=0, le=3_600,
         description="Time limit of each query of an analytics report; past it the request gets 422.",

@@ -21,9 +21,10 @@ from ulid import ULID
 
 from loopline.actions.mart import OVERLAP, do_sync_mart
 from loopline.domain.segments.definition import SegmentDefinition, SegmentInvalid, parse_segment
+from loopline.domain.segments.estimates import ScaledCount, scale_sample_count
 from loopline.domain.segments.membership import MEMBERSHIP_SOURCE, membership_message
 from loopline.domain.segments.references import find_cycle, references, refresh_order
-from loopline.ports import QueryTooSlow
+from loopline.ports import Mart, QueryTooSlow
 from loopline.query import lookups
 from loopline.query.segments import compile_segment
 from loopline.services import Services
@@ -59,6 +60,10 @@ class Estimate:
     sample: list[dict[str, Any]]
     warnings: list[dict[str, str]]
     took_ms: float
+    low: int
+    high: int
+    sample_percent: int | None
+    """The share of profiles evaluated; None when everyone was (then count is exact)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,25 +178,72 @@ def estimate_segment(services: Services, *, workspace_id: str, data: Any, sync: 
         raise SegmentRejected("unknown_segment", f"in_segment names unknown segments: {', '.join(missing)}")
     if sync:
         do_sync_mart(services)
-    mart, timeout = services.mart, services.settings.segment_query_timeout_s
-    compiled = compile_segment(definition, dialect=mart.dialect, workspace_id=workspace_id, now=services.clock.now())
-    counted = _fetch(services, lookups.count_sql(compiled.sql), timeout)
-    count = int(counted[0][0]) if counted else 0
-    # A count alone is one aggregate; the sample stops at the first ten members found.
-    found = _fetch(services, lookups.sample_sql(compiled.sql, sample=SAMPLE), timeout) if count else []
-    sample = _profiles(services, workspace_id, sorted(str(row[0]) for row in found))
+    settings = services.settings
+    try:
+        matches = count_matches(
+            services.mart, definition, workspace_id=workspace_id, now=services.clock.now(),
+            timeout_s=settings.segment_query_timeout_s, sample_above=settings.segment_estimate_sample_above,
+            sample_percent=settings.segment_estimate_sample_percent,
+        )
+    except QueryTooSlow as error:
+        raise _too_slow(error) from None
+    sample = _profiles(services, workspace_id, matches.found)
     warnings = _warnings(services, workspace_id, definition)
-    return Estimate(count, sample, warnings, round((time.perf_counter() - started) * 1000, 1))
+    took_ms = round((time.perf_counter() - started) * 1000, 1)
+    scaled = matches.scaled
+    return Estimate(scaled.count, sample, warnings, took_ms, low=scaled.low, high=scaled.high,
+                    sample_percent=matches.sample_percent)
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """How many match (scaled up from a sample when ``sample_percent`` is set) and a few of their ids."""
+
+    scaled: ScaledCount
+    sample_percent: int | None
+    found: list[str]
+
+
+def count_matches(
+    mart: Mart, definition: SegmentDefinition, *, workspace_id: str, now: datetime, timeout_s: float,
+    sample_above: int, sample_percent: int,
+) -> Matches:
+    """Count a definition's matches now, on a hash sample of profiles past ``sample_above`` of them."""
+
+    def count(sql: str) -> int:
+        rows = mart.fetch(sql + mart.dialect.settings, timeout_s=timeout_s)
+        return int(rows[0][0]) if rows else 0
+
+    total = count(lookups.profile_count_sql(mart.dialect, workspace_id=workspace_id))
+    # Past a size, a hash-chosen share of the profiles (and only their events) answers: the
+    # preview stays interactive and the interval says how far the count may be off.
+    percent = sample_percent if total > sample_above else None
+    compiled = compile_segment(definition, dialect=mart.dialect, workspace_id=workspace_id, now=now,
+                               sample_percent=percent)
+    matched = count(lookups.count_sql(compiled.sql))
+    if percent is None:
+        scaled = ScaledCount(matched, matched, matched)
+    else:
+        sampled = count(lookups.profile_count_sql(mart.dialect, workspace_id=workspace_id, sample_percent=percent))
+        scaled = scale_sample_count(matched, sampled, total)
+    # The sample stops at the first ten members found.
+    rows = mart.fetch(lookups.sample_sql(compiled.sql, sample=SAMPLE) + mart.dialect.settings,
+                      timeout_s=timeout_s) if matched else []
+    return Matches(scaled, percent, sorted(str(row[0]) for row in rows))
 
 
 def _fetch(services: Services, sql: str, timeout_s: float, limit: int | None = None) -> list[tuple[Any, ...]]:
     try:
         return services.mart.fetch(sql + services.mart.dialect.settings, timeout_s=timeout_s, limit=limit)
     except QueryTooSlow as error:
-        raise SegmentRejected(
-            "segment_query_too_slow",
-            f"{error}; narrow the definition (a window on events, fewer OR branches) or raise the time limit",
-        ) from None
+        raise _too_slow(error) from None
+
+
+def _too_slow(error: QueryTooSlow) -> SegmentRejected:
+    return SegmentRejected(
+        "segment_query_too_slow",
+        f"{error}; narrow the definition (a window on events, fewer OR branches) or raise the time limit",
+    )
 
 
 def _profiles(services: Services, workspace_id: str, profile_ids: list[str]) -> list[dict[str, Any]]:

@@ -83,9 +83,17 @@ class SegmentList(BaseModel):
 
 
 class EstimateRead(BaseModel):
-    """How many profiles match now, a sample of them, and names the workspace has never seen."""
+    """How many profiles match now, a sample of them, and names the workspace has never seen.
+
+    On a large workspace the count is scaled up from ``sample_percent`` of the profiles:
+    ``exact`` is false and ``count_low``–``count_high`` is its 95 % interval.
+    """
 
     count: int
+    count_low: int
+    count_high: int
+    exact: bool
+    sample_percent: int | None
     sample: list[dict[str, Any]]
     warnings: list[dict[str, str]]
     took_ms: float
@@ -162,7 +170,9 @@ async def estimate(request: Request, workspace_id: Workspace) -> EstimateRead:
         found = await run_in_threadpool(estimate_segment, _services(request), workspace_id=workspace_id, data=data)
     except SegmentRejected as error:
         raise _rejected(error) from None
-    return EstimateRead(count=found.count, sample=found.sample, warnings=found.warnings, took_ms=found.took_ms)
+    return EstimateRead(count=found.count, count_low=found.low, count_high=found.high,
+                        exact=found.sample_percent is None, sample_percent=found.sample_percent,
+                        sample=found.sample, warnings=found.warnings, took_ms=found.took_ms)
 
 
 @router.get(SEGMENT, response_model=SegmentRead)

@@ -119,6 +119,10 @@ class Dialect(Protocol):
         """Return the aggregate of ``value`` (NULL kept) on the row with the least (order, tiebreak)."""
         ...
 
+    def in_sample(self, text: str, percent: int) -> str:
+        """Return whether ``text`` (an id) hashes into the first ``percent`` of 100 buckets (stable across calls)."""
+        ...
+
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Return a query over ``source`` giving (seq, item) for each string ``item_key`` of the
         objects in the array ``column[array_key]`` of each row."""
@@ -280,6 +284,10 @@ class DuckdbDialect:
         """Return arg_min_null over the pair (a NULL value is an answer, not skipped)."""
         return f"arg_min_null({value}, ({order}, {tiebreak}))"
 
+    def in_sample(self, text: str, percent: int) -> str:
+        """Return DuckDB's 64-bit hash in buckets."""
+        return f"hash({text}) % 100 < {int(percent)}"
+
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Unnest the array's objects and read one string key of each."""
         items = (
@@ -415,6 +423,10 @@ class PostgresDialect:
     def first_by(self, value: str, order: str, tiebreak: str) -> str:
         """Return the first of the values aggregated in order."""
         return f"(array_agg({value} ORDER BY {order}, {tiebreak}))[1]"
+
+    def in_sample(self, text: str, percent: int) -> str:
+        """Return hashtext (a signed 32-bit value, shifted to be non-negative) in buckets."""
+        return f"(hashtext({text})::bigint + 2147483648) % 100 < {int(percent)}"
 
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Unnest the array's objects and read one string key of each."""
@@ -576,6 +588,10 @@ class ClickhouseDialect:
     def first_by(self, value: str, order: str, tiebreak: str) -> str:
         """Return argMin over the pair, the value wrapped so a NULL is kept."""
         return f"tupleElement(argMin(tuple({value}), ({order}, {tiebreak})), 1)"
+
+    def in_sample(self, text: str, percent: int) -> str:
+        """Return cityHash64 in buckets."""
+        return f"cityHash64({text}) % 100 < {int(percent)}"
 
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Unnest the array's objects and read one string key of each."""

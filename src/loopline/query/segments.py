@@ -113,12 +113,14 @@ class CompiledSegment:
 
 def compile_segment(
     definition: SegmentDefinition, *, dialect: Dialect, workspace_id: str, now: datetime,
-    changed_since: datetime | None = None,
+    changed_since: datetime | None = None, sample_percent: int | None = None,
 ) -> CompiledSegment:
     """Return the SQL selecting the members of ``definition`` at ``now``.
 
     With ``changed_since``, only profiles copied to the mart since then are considered: an
-    incremental refresh re-evaluates just the people whose data moved.
+    incremental refresh re-evaluates just the people whose data moved. With
+    ``sample_percent``, only the profiles whose id hashes into that share (``in_sample``),
+    and only their events are read: an estimate's sample.
     """
     compiler = _Compiler(dialect, workspace_id, now)
     condition = compiler.condition(definition.condition)
@@ -126,9 +128,13 @@ def compile_segment(
     scope = f"p.workspace_id = {workspace}"
     if changed_since is not None:
         scope += f" AND p.updated_at >= {dialect.instant(changed_since)}"
+    owned = owned_events(dialect, workspace_id)
+    if sample_percent is not None:
+        scope += f" AND {dialect.in_sample('p.profile_id', sample_percent)}"
+        owned = f"SELECT * FROM ({owned}) o WHERE {dialect.in_sample('o.profile_id', sample_percent)}"
     body = f"SELECT p.profile_id FROM mart_profiles p WHERE {scope} AND {condition}"
     if compiler.uses_events:
-        body = f"WITH owned AS ({owned_events(dialect, workspace_id)})\n{body}"
+        body = f"WITH owned AS ({owned})\n{body}"
     return CompiledSegment(sql=body, dialect=dialect.name, uses_events=compiler.uses_events)
 
 
