@@ -25,3 +25,14 @@ def test_analytics_bench_reports_every_reference_report() -> None:
     # The bench raises when a report and its hand-written SQL disagree.
     assert set(result["reports"]) == {"dau", "retention", "funnel", "paths"}
     assert result["vs_limit"] == min(part["vs_limit"] for part in result["reports"].values())
+
+
+def test_incremental_bench_keeps_members_equal_to_a_full_evaluation() -> None:
+    result = run_bench("segments-incremental", 0.002)
+    assert result["bench"] == "segments-incremental"
+    # The bench raises when the members kept batch by batch differ from a full evaluation;
+    # people moving in and out shows the batches changed something to keep.
+    assert result["entered"] > 0
+    assert result["exited"] > 0
+    assert result["batches"] * result["batch_events"] > 0
+    assert result["ms_per_batch"] > 0

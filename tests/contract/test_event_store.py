@@ -519,3 +519,19 @@ def test_validated_messages_read_back_exactly_whatever_their_json(store: EventSt
     assert back["m2"].traits == {"email": "a@example.com"}
     assert back["m4"].context == {"replaced": True}
     assert back["m5"].context == {"ip": "1.2.3.4", "extra": "added in place"}
+
+
+def test_a_duckdb_checkpoint_waits_for_the_marts_open_transaction(tmp_path) -> None:
+    store = DuckdbEventStore(tmp_path / "events.duckdb")
+    try:
+        store.append([make_record(workspace_id="ws_cp")])
+        mart = store.cursor()
+        mart.execute("BEGIN TRANSACTION")
+        mart.execute("UPDATE events SET profile_id = 'p1'")  # as the mart attributes owners
+        store.checkpoint()  # DuckDB refuses while an update is open: skipped, not an error
+        mart.execute("COMMIT")
+        store.checkpoint()
+        store.append([make_record(workspace_id="ws_cp")])
+        assert store.count(workspace_id="ws_cp") == 2
+    finally:
+        store.close()

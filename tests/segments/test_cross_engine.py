@@ -72,3 +72,31 @@ def test_the_catalogue_exercises_every_condition_type() -> None:
         "and", "or", "not", "trait", "computed", "performed", "sequence", "inactive", "device", "location",
         "reachable", "engagement", "in_segment",
     }
+
+
+@cache
+def _changed_since():  # type: ignore[no-untyped-def]
+    """A time about half of the profiles were copied to the mart after (their updated_at)."""
+    stamps = sorted(_data().profiles["created_at"])
+    return stamps[len(stamps) // 2].to_pydatetime()
+
+
+@pytest.mark.parametrize("entry_id", [entry_id for entry_id, _ in CATALOG])
+def test_a_narrower_scope_gives_the_members_within_it(engine: tuple[str, Runner], entry_id: str) -> None:
+    """An incremental refresh (profiles changed since a time) and an estimate's hash sample
+    read only their profiles' events; they must still find exactly the members in scope."""
+    name, run = engine
+    dialect = DIALECTS[name]
+    definition = parse_segment(dict(CATALOG)[entry_id])
+    since = _changed_since()
+    for workspace_id in (WORKSPACE, OTHER_WORKSPACE):
+        everyone = _expected(entry_id, workspace_id)
+        ws = dialect.text(workspace_id)
+        profiles = f"SELECT profile_id FROM mart_profiles p WHERE workspace_id = {ws}"
+        changed = {row[0] for row in run(f"{profiles} AND updated_at >= {dialect.instant(since)}")}
+        sampled = {row[0] for row in run(f"{profiles} AND {dialect.in_sample('p.profile_id', 50)}")}
+        scoped = compile_segment(definition, dialect=dialect, workspace_id=workspace_id, now=NOW, changed_since=since)
+        assert {row[0] for row in run(scoped.sql)} == everyone & changed, f"{name} {workspace_id} changed"
+        sample = compile_segment(definition, dialect=dialect, workspace_id=workspace_id, now=NOW, sample_percent=50)
+        assert {row[0] for row in run(sample.sql)} == everyone & sampled, f"{name} {workspace_id} sample"
+    assert 0 < len(changed) < len(_data().profiles), "the scope must leave some profiles out"

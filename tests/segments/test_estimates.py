@@ -74,7 +74,8 @@ def test_a_large_workspace_gets_a_sampled_count_with_an_interval_around_the_trut
             assert body["count_low"] <= body["count"] <= body["count_high"]
             assert (body["count"] == 0) == (exact == 0) == (body["sample"] == []), name
             # The same share of people answers every time: the preview does not jitter.
-            again = client.post("/api/v1/segments/estimate", headers=secret, json={"name": name, "condition": condition})
+            again = client.post("/api/v1/segments/estimate", headers=secret,
+                                json={"name": name, "condition": condition})
             assert again.json()["count"] == body["count"]
 
 

@@ -220,15 +220,15 @@ def count_matches(
     percent = sample_percent if total > sample_above else None
     compiled = compile_segment(definition, dialect=mart.dialect, workspace_id=workspace_id, now=now,
                                sample_percent=percent)
-    matched = count(lookups.count_sql(compiled.sql))
+    # The count and the first ten members found, from one evaluation of the definition.
+    rows = mart.fetch(lookups.counted_sample_sql(compiled.sql, sample=SAMPLE) + mart.dialect.settings,
+                      timeout_s=timeout_s)
+    matched = int(rows[0][1]) if rows else 0
     if percent is None:
         scaled = ScaledCount(matched, matched, matched)
     else:
         sampled = count(lookups.profile_count_sql(mart.dialect, workspace_id=workspace_id, sample_percent=percent))
         scaled = scale_sample_count(matched, sampled, total)
-    # The sample stops at the first ten members found.
-    rows = mart.fetch(lookups.sample_sql(compiled.sql, sample=SAMPLE) + mart.dialect.settings,
-                      timeout_s=timeout_s) if matched else []
     return Matches(scaled, percent, sorted(str(row[0]) for row in rows))
 
 
@@ -325,27 +325,50 @@ def _refresh_one(services: Services, pipeline: IngestPipeline, segment: SegmentR
     full = full or segment.refreshed_at is None or segment.refreshed_version != segment.version
     changed_since = None if full else (segment.refreshed_at or now) - OVERLAP
     definition = parse_segment(segment.definition)
-    mart, dialect = services.mart, services.mart.dialect
-    timeout = services.settings.segment_refresh_timeout_s
-    compiled = compile_segment(
-        definition, dialect=dialect, workspace_id=segment.workspace_id, now=now, changed_since=changed_since
-    )
-    matching = {str(row[0]) for row in _fetch(services, compiled.sql, timeout)}
-    stored_sql = lookups.members_sql(
-        dialect, workspace_id=segment.workspace_id, segment_id=segment.id, changed_since=changed_since
-    )
-    stored = {str(row[0]) for row in _fetch(services, stored_sql, timeout)}
-    entered, exited = sorted(matching - stored), sorted(stored - matching)
+    try:
+        change = membership_change(
+            services.mart, definition, workspace_id=segment.workspace_id, segment_id=segment.id, now=now,
+            changed_since=changed_since, timeout_s=services.settings.segment_refresh_timeout_s,
+        )
+    except QueryTooSlow as error:
+        raise _too_slow(error) from None
     # Events first: if the process dies between the two steps, the next refresh sees the same
     # difference and writes the same message ids, which the event store deduplicates.
-    _write_changes(services, pipeline, segment, entered, exited, at=now)
-    mart.change_members(workspace_id=segment.workspace_id, segment_id=segment.id, entered=entered, exited=exited)
-    members = len(matching) if full else _count_members(services, segment)
+    _write_changes(services, pipeline, segment, change.entered, change.exited, at=now)
+    services.mart.change_members(
+        workspace_id=segment.workspace_id, segment_id=segment.id, entered=change.entered, exited=change.exited
+    )
+    entered, exited = change.entered, change.exited
+    members = change.matching if full else _count_members(services, segment)
     services.segments.record_refresh(
         workspace_id=segment.workspace_id, segment_id=segment.id, version=segment.version,
         count=CountRow(at=now, members=members, entered=len(entered), exited=len(exited), full=full),
     )
     return RefreshReport(segment.id, members, len(entered), len(exited), full)
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipChange:
+    """Who enters and who leaves a segment, and how many of the profiles looked at match."""
+
+    matching: int
+    entered: list[str]
+    exited: list[str]
+
+
+def membership_change(
+    mart: Mart, definition: SegmentDefinition, *, workspace_id: str, segment_id: str, now: datetime,
+    changed_since: datetime | None, timeout_s: float,
+) -> MembershipChange:
+    """Compare who matches now with the stored members: everyone, or the profiles changed since a time."""
+    dialect = mart.dialect
+    compiled = compile_segment(definition, dialect=dialect, workspace_id=workspace_id, now=now,
+                               changed_since=changed_since)
+    matching = {str(row[0]) for row in mart.fetch(compiled.sql + dialect.settings, timeout_s=timeout_s)}
+    stored_sql = lookups.members_sql(dialect, workspace_id=workspace_id, segment_id=segment_id,
+                                     changed_since=changed_since)
+    stored = {str(row[0]) for row in mart.fetch(stored_sql + dialect.settings, timeout_s=timeout_s)}
+    return MembershipChange(len(matching), sorted(matching - stored), sorted(stored - matching))
 
 
 def _count_members(services: Services, segment: SegmentRow) -> int:

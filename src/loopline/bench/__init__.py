@@ -24,5 +24,6 @@ BENCHES: dict[str, Bench] = {
     "ingest": _lazy("loopline.bench.ingest", "run_ingest"),
     "ingest-single": _lazy("loopline.bench.ingest", "run_ingest_single"),
     "segments": _lazy("loopline.bench.segments", "run_segments"),
+    "segments-incremental": _lazy("loopline.bench.incremental", "run_segments_incremental"),
     "analytics": _lazy("loopline.bench.analytics", "run_analytics"),
 }

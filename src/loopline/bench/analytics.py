@@ -69,9 +69,10 @@ LIMITS: dict[str, str] = {
         LEFT JOIN s3 USING (profile_id) LEFT JOIN s4 USING (profile_id)""",
     "paths": """
         WITH ev AS (""" + _EVENTS + """ AND "timestamp" >= TIMESTAMPTZ '{since}')
-        SELECT n1, count(*) FROM (SELECT event, lead(event) OVER (PARTITION BY profile_id ORDER BY ts, seq) AS n1
-                                  FROM ev) o
-        WHERE event = 'Product Added' GROUP BY n1""",
+        SELECT n1, n2, n3, count(*) FROM (
+            SELECT event, lead(event, 1) OVER w AS n1, lead(event, 2) OVER w AS n2, lead(event, 3) OVER w AS n3
+            FROM ev WINDOW w AS (PARTITION BY profile_id ORDER BY ts, seq)) o
+        WHERE event = 'Product Added' GROUP BY n1, n2, n3""",
 }
 
 
@@ -94,7 +95,9 @@ def _check(name: str, ours: dict[str, Any], limit: list[tuple[Any, ...]]) -> Non
         want = [int(n) for n in limit[0]]
     else:
         first = {node["event"]: node["count"] for node in ours["nodes"] if node["step"] == 1}
-        every = {("(end)" if n1 is None else str(n1)): int(n) for n1, n in limit}
+        every: dict[str, int] = {}
+        for n1, _, _, n in limit:
+            every["(end)" if n1 is None else str(n1)] = every.get("(end)" if n1 is None else str(n1), 0) + int(n)
         # The top 20 next events are named, the rest fold into (other): compare the named ones.
         got = sorted((event, count) for event, count in first.items() if event != "(other)")
         want = sorted((event, count) for event, count in every.items() if event in first)

@@ -94,10 +94,12 @@ def generate_data(conn: Any, profiles: int, events: int) -> None:
         INSERT INTO mart_identities SELECT '{WORKSPACE}', 'user_id', 'u' || i, 'p' || i FROM range({profiles}) t(i)
     """)
     # A quarter of the customers went quiet more than a week ago; activity is skewed to a few.
+    # Events are stored in time order, as a live store receives them (arrival follows time).
     conn.execute(f"""
         INSERT INTO events (seq, workspace_id, message_id, type, event, user_id, anonymous_id, "timestamp",
                             received_at, properties, traits, context, source, key_hash)
-        SELECT i, '{WORKSPACE}', 'm' || i, CASE WHEN r < 0.14 THEN 'screen' ELSE 'track' END,
+        SELECT row_number() OVER (ORDER BY ts, i), '{WORKSPACE}', 'm' || i,
+               CASE WHEN r < 0.14 THEN 'screen' ELSE 'track' END,
                CASE WHEN r < 0.14 THEN 'Home' WHEN r < 0.44 THEN 'Application Opened'
                     WHEN r < 0.84 THEN 'Product Viewed' WHEN r < 0.96 THEN 'Product Added'
                     ELSE 'Order Completed' END,
@@ -109,6 +111,7 @@ def generate_data(conn: Any, profiles: int, events: int) -> None:
               FROM range({events}) t(i)) g,
              LATERAL (SELECT CASE WHEN pid % 4 = 0 AND ts0 > TIMESTAMPTZ '{now}' - INTERVAL 8 DAY
                                   THEN ts0 - INTERVAL 8 DAY ELSE ts0 END AS ts)
+        ORDER BY ts, i
     """)
     conn.execute(f"""
         INSERT INTO mart_profiles (workspace_id, profile_id, traits, computed, created_at, known_since, updated_at,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from loopline.domain.segments.definition import DATE_PATTERN, VERSION_PATTERN
@@ -123,6 +123,10 @@ class Dialect(Protocol):
         """Return whether ``text`` (an id) hashes into the first ``percent`` of 100 buckets (stable across calls)."""
         ...
 
+    def periods_since(self, instant: str, start: datetime, seconds: int) -> str:
+        """Return the whole periods of ``seconds`` from ``start`` to ``instant``, rounded down (an integer)."""
+        ...
+
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Return a query over ``source`` giving (seq, item) for each string ``item_key`` of the
         objects in the array ``column[array_key]`` of each row."""
@@ -134,6 +138,11 @@ def number(value: float) -> str:
     if isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"not a finite number: {value!r}")
     return repr(int(value)) if isinstance(value, int) else repr(float(value))
+
+
+def _epoch_us(moment: datetime) -> int:
+    """Return a moment as whole microseconds since 1970 (UTC)."""
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def _quoted(value: str) -> str:
@@ -288,6 +297,10 @@ class DuckdbDialect:
         """Return DuckDB's 64-bit hash in buckets."""
         return f"hash({text}) % 100 < {int(percent)}"
 
+    def periods_since(self, instant: str, start: datetime, seconds: int) -> str:
+        """Return a floor division of epoch microseconds (no calendar arithmetic per row)."""
+        return f"CAST(fdiv(epoch_us({instant}) - {_epoch_us(start)}, {int(seconds) * 1_000_000}) AS INTEGER)"
+
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Unnest the array's objects and read one string key of each."""
         items = (
@@ -427,6 +440,10 @@ class PostgresDialect:
     def in_sample(self, text: str, percent: int) -> str:
         """Return hashtext (a signed 32-bit value, shifted to be non-negative) in buckets."""
         return f"(hashtext({text})::bigint + 2147483648) % 100 < {int(percent)}"
+
+    def periods_since(self, instant: str, start: datetime, seconds: int) -> str:
+        """Return a floor division of the interval's seconds."""
+        return f"floor(extract(epoch from ({instant} - {self.instant(start)})) / {int(seconds)})::int"
 
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Unnest the array's objects and read one string key of each."""
@@ -592,6 +609,11 @@ class ClickhouseDialect:
     def in_sample(self, text: str, percent: int) -> str:
         """Return cityHash64 in buckets."""
         return f"cityHash64({text}) % 100 < {int(percent)}"
+
+    def periods_since(self, instant: str, start: datetime, seconds: int) -> str:
+        """Return a floor division of epoch microseconds."""
+        return (f"toInt32(floor((toUnixTimestamp64Micro({instant}) - {_epoch_us(start)})"
+                f" / {int(seconds) * 1_000_000}))")
 
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Unnest the array's objects and read one string key of each."""

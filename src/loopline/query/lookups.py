@@ -14,20 +14,15 @@ def _list(dialect: Dialect, values: Sequence[str]) -> str:
     return ", ".join(dialect.text(value) for value in values)
 
 
-def count_sql(segment_sql: str) -> str:
-    """Return a query counting a segment's members (an aggregate: nothing is materialised)."""
-    return f"SELECT count(*) FROM ({segment_sql}) s"
-
-
 def profile_count_sql(dialect: Dialect, *, workspace_id: str, sample_percent: int | None = None) -> str:
     """Return a query counting a workspace's profiles (those in the hash sample, if given)."""
     sampled = f" AND {dialect.in_sample('p.profile_id', sample_percent)}" if sample_percent is not None else ""
     return f"SELECT count(*) FROM mart_profiles p WHERE p.workspace_id = {dialect.text(workspace_id)}{sampled}"
 
 
-def sample_sql(segment_sql: str, *, sample: int) -> str:
-    """Return a query giving the first ``sample`` member ids the engine finds."""
-    return f"SELECT s.profile_id FROM ({segment_sql}) s LIMIT {int(sample)}"
+def counted_sample_sql(segment_sql: str, *, sample: int) -> str:
+    """Return up to ``sample`` member ids, each row with the count of all members (one evaluation)."""
+    return f"SELECT s.profile_id, count(*) OVER () FROM ({segment_sql}) s LIMIT {int(sample)}"
 
 
 def profiles_sql(dialect: Dialect, *, workspace_id: str, profile_ids: Sequence[str]) -> str:

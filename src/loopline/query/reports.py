@@ -36,6 +36,9 @@ from loopline.query.segments import ACTIVITY_TYPES, compile_segment, owned_event
 
 Fetch = Callable[[str], list[tuple[Any, ...]]]
 WINDOWS = (1, 7, 30)  # DAU, WAU, MAU
+# Days (or weeks) that fit one signed 64-bit mask with room to spare: a range this short is
+# answered from each user's bit mask of active periods, gathered in one pass without sorting.
+MASK_BITS = 62
 
 
 def build_report(request: Any, *, dialect: Dialect, workspace_id: str, now: datetime, fetch: Fetch) -> dict[str, Any]:
@@ -124,8 +127,11 @@ class _Builder:
 
     def _active_users(self) -> dict[str, Any]:
         r: ActiveUsers = self.r
+        first = r.since - timedelta(days=max(WINDOWS) - 1)
+        if (r.until - first).days <= MASK_BITS:
+            return self._active_users_by_mask(first)
         days = r.days()
-        ev = self.events(since=_start(r.since - timedelta(days=max(WINDOWS) - 1)), until=_start(r.until))
+        ev = self.events(since=_start(first), until=_start(r.until))
         day = self.d.day("ts")
         since = self.d.day(self.d.instant(_start(r.since)))
         # A user active on ``day`` and next on ``next`` counts in a window of width w from
@@ -159,6 +165,39 @@ class _Builder:
             series = []
             for one in days:
                 dau, wau, mau = (covered[width][one] for width in WINDOWS)
+                series.append({"date": one.isoformat(), "dau": dau, "wau": wau, "mau": mau,
+                               "stickiness": shape.ratio(dau, mau)})
+            return {"series": series}
+
+        return self.answer(sizes, build)
+
+    def _active_users_by_mask(self, first: date) -> dict[str, Any]:
+        """Answer a range that fits one bit per day: one pass gathers each user's active days."""
+        r: ActiveUsers = self.r
+        d, days = self.d, r.days()
+        ev = self.events(since=_start(first), until=_start(r.until))
+        slot = d.periods_since("ts", _start(first), 86_400)
+
+        def span(low: int, high: int) -> str:  # the days low..high (slot numbers), as a bit mask
+            return number(((1 << (high + 1)) - 1) ^ ((1 << max(0, low)) - 1))
+
+        offset = (r.since - first).days
+        tests = [f"sum(CASE WHEN (mask & {span(offset, offset + len(days) - 1)}) <> 0 THEN 1 ELSE 0 END)"]
+        for index in range(offset, offset + len(days)):
+            tests += [f"sum(CASE WHEN (mask & {span(index - width + 1, index)}) <> 0 THEN 1 ELSE 0 END)"
+                      for width in WINDOWS]
+        rows = self.fetch(
+            f"SELECT grp, {', '.join(tests)} FROM (SELECT grp, bit_or(CAST(1 AS BIGINT) << {slot}) AS mask"
+            f" FROM ({ev}) e GROUP BY grp, profile_id) m GROUP BY grp"
+        )
+        found = {row[0]: [int(value) for value in row[1:]] for row in rows}
+        sizes = {grp: counts[0] for grp, counts in found.items() if counts[0]}
+
+        def build(group: Any) -> dict[str, Any]:
+            counts = found.get(group, [0] * (1 + len(days) * len(WINDOWS)))
+            series = []
+            for n, one in enumerate(days):
+                dau, wau, mau = counts[1 + n * len(WINDOWS): 1 + (n + 1) * len(WINDOWS)]
                 series.append({"date": one.isoformat(), "dau": dau, "wau": wau, "mau": mau,
                                "stickiness": shape.ratio(dau, mau)})
             return {"series": series}
@@ -341,20 +380,46 @@ class _Builder:
         first_all = self.events(since=None, until=_start(r.until))
         current = _as_date(self.now.date())
         current_period = current - timedelta(days=current.weekday()) if r.period == "week" else current
-        activity = self.events(since=_start(r.since), until=self.now + timedelta(microseconds=1))
+        first_period = r.since - timedelta(days=r.since.weekday()) if r.period == "week" else r.since
         group = d.first_by("grp", "ts", "seq") if self.grouped else "CAST(NULL AS VARCHAR)"
-        # One pass finds each user's first event (and its group); activity is read only for
-        # the users whose first event falls in the range. Lag 0 rows are the cohort sizes.
-        rows = self.fetch(
-            f"WITH c AS (SELECT profile_id, {group} AS grp, {period('min(ts)')} AS cohort FROM ({first_all}) a"
-            f" GROUP BY profile_id HAVING min(ts) >= {d.instant(_start(r.since))}),"
-            f" p AS (SELECT DISTINCT y.profile_id, {period('y.ts')} AS at FROM ({activity}) y"
-            " WHERE y.profile_id IN (SELECT profile_id FROM c))"
-            " SELECT grp, cohort, 0 AS lag, count(*) FROM c GROUP BY grp, cohort"
-            " UNION ALL SELECT c.grp, c.cohort, (p.at - c.cohort) AS lag, count(*)"
-            " FROM c JOIN p ON p.profile_id = c.profile_id AND p.at > c.cohort"
-            " GROUP BY c.grp, c.cohort, lag"
-        )
+        slots = (current_period - first_period).days // width + 1
+        since, now = d.instant(_start(r.since)), d.instant(self.now + timedelta(microseconds=1))
+        if _start(r.until) > self.now and 1 < slots <= MASK_BITS:
+            # The range reaches today and its periods fit a bit mask: one pass over the user's
+            # events gives the first event and the periods active since the range began.
+            slot = d.periods_since("ts", _start(first_period), width * 86_400)
+            lags = range(1, min(r.periods, slots - 1) + 1)
+            returns = ", ".join(
+                f"sum(CASE WHEN first_slot + {k} < {slots} THEN (mask >> (first_slot + {k})) & 1 ELSE 0 END)"
+                for k in lags)
+            found = self.fetch(
+                f"WITH u AS (SELECT profile_id, {group} AS grp, min(ts) AS first_ts,"
+                f" bit_or(CASE WHEN ts >= {since} AND ts < {now} THEN CAST(1 AS BIGINT) << {slot}"
+                f" ELSE CAST(0 AS BIGINT) END) AS mask FROM ({first_all}) a"
+                f" GROUP BY profile_id HAVING min(ts) >= {since}),"
+                f" c AS (SELECT grp, mask, {d.periods_since('first_ts', _start(first_period), width * 86_400)}"
+                " AS first_slot FROM u)"
+                f" SELECT grp, first_slot, count(*), {returns} FROM c GROUP BY grp, first_slot"
+            )
+            rows = []
+            for grp, at, size, *back in found:
+                cohort = first_period + timedelta(days=width * int(at))
+                rows.append((grp, cohort, 0, size))
+                rows += [(grp, cohort, k * width, n) for k, n in zip(lags, back, strict=True) if int(n)]
+        else:
+            # One pass finds each user's first event (and its group); activity is read only for
+            # the users whose first event falls in the range. Lag 0 rows are the cohort sizes.
+            activity = self.events(since=_start(r.since), until=self.now + timedelta(microseconds=1))
+            rows = self.fetch(
+                f"WITH c AS (SELECT profile_id, {group} AS grp, {period('min(ts)')} AS cohort FROM ({first_all}) a"
+                f" GROUP BY profile_id HAVING min(ts) >= {since}),"
+                f" p AS (SELECT DISTINCT y.profile_id, {period('y.ts')} AS at FROM ({activity}) y"
+                " WHERE y.profile_id IN (SELECT profile_id FROM c))"
+                " SELECT grp, cohort, 0 AS lag, count(*) FROM c GROUP BY grp, cohort"
+                " UNION ALL SELECT c.grp, c.cohort, (p.at - c.cohort) AS lag, count(*)"
+                " FROM c JOIN p ON p.profile_id = c.profile_id AND p.at > c.cohort"
+                " GROUP BY c.grp, c.cohort, lag"
+            )
         cohorts: dict[Any, dict[date, int]] = defaultdict(dict)
         retained: dict[tuple[Any, date, int], int] = {}
         for grp, cohort, lag, n in rows:
@@ -363,8 +428,6 @@ class _Builder:
             else:
                 retained[(grp, _as_date(cohort), int(lag) // width)] = int(n)
         sizes = {grp: sum(by_cohort.values()) for grp, by_cohort in cohorts.items()}
-
-        first_period = r.since - timedelta(days=r.since.weekday()) if r.period == "week" else r.since
         every = [first_period + timedelta(days=width * n)
                  for n in range((r.until - timedelta(days=1) - first_period).days // width + 1)]
 
@@ -438,10 +501,14 @@ class _Builder:
         step = "lead" if r.direction == "next" else "lag"
         columns = ", ".join(f"{step}(event, {n}) OVER w AS s{n}" for n in range(1, r.depth + 1))
         names = ", ".join(f"s{n}" for n in range(1, r.depth + 1))
+        origin = self.d.text(r.from_)
+        # Only users with the event in the range have paths from it: their events alone are sorted.
         rows = self.fetch(
-            f"SELECT {names}, count(*) FROM (SELECT event, {columns} FROM ({self.ranged()}) e"
+            f"WITH ev AS ({self.ranged()})"
+            f" SELECT {names}, count(*) FROM (SELECT event, {columns} FROM ev"
+            f" WHERE profile_id IN (SELECT profile_id FROM ev WHERE event = {origin})"
             " WINDOW w AS (PARTITION BY profile_id ORDER BY ts, seq)) o"
-            f" WHERE event = {self.d.text(r.from_)} GROUP BY {names}"
+            f" WHERE event = {origin} GROUP BY {names}"
         )
         paths: dict[tuple[str, ...], int] = defaultdict(int)
         for row in rows:

@@ -129,6 +129,13 @@ def compile_segment(
     if changed_since is not None:
         scope += f" AND p.updated_at >= {dialect.instant(changed_since)}"
     owned = owned_events(dialect, workspace_id)
+    # Every condition reads only the profile's own events, so a narrower scope narrows the
+    # events read as well: an incremental refresh reads the changed profiles' events only.
+    if changed_since is not None:
+        owned = (
+            f"SELECT * FROM ({owned}) o WHERE o.profile_id IN (SELECT c.profile_id FROM mart_profiles c"
+            f" WHERE c.workspace_id = {workspace} AND c.updated_at >= {dialect.instant(changed_since)})"
+        )
     if sample_percent is not None:
         scope += f" AND {dialect.in_sample('p.profile_id', sample_percent)}"
         owned = f"SELECT * FROM ({owned}) o WHERE {dialect.in_sample('o.profile_id', sample_percent)}"

@@ -446,9 +446,17 @@ class DuckdbEventStore:
         return self._conn.cursor()
 
     def checkpoint(self) -> None:
-        """Fold the write-ahead log into the database file."""
+        """Fold the write-ahead log into the database file, unless another writer is mid-transaction.
+
+        The mart writes in this database too (copies, event owners); DuckDB refuses a
+        checkpoint while such a transaction is open, and the next idle moment tries again.
+        """
         with self._write_lock:
-            self._conn.execute("CHECKPOINT")
+            try:
+                self._conn.execute("CHECKPOINT")
+            except duckdb.TransactionException as error:
+                if "other write transactions" not in str(error):
+                    raise
 
     def close(self) -> None:
         """Release connections and files."""
