@@ -220,16 +220,17 @@ def count_matches(
     percent = sample_percent if total > sample_above else None
     compiled = compile_segment(definition, dialect=mart.dialect, workspace_id=workspace_id, now=now,
                                sample_percent=percent)
-    # The count and the first ten members found, from one evaluation of the definition.
-    rows = mart.fetch(lookups.counted_sample_sql(compiled.sql, sample=SAMPLE) + mart.dialect.settings,
+    # The count and ten members (the smallest ids: the same ten each time), from one evaluation.
+    rows = mart.fetch(lookups.counted_sample_sql(mart.dialect, compiled.sql, sample=SAMPLE) + mart.dialect.settings,
                       timeout_s=timeout_s)
-    matched = int(rows[0][1]) if rows else 0
+    matched = int(rows[0][0]) if rows else 0
+    found = sorted(str(pid) for pid in (rows[0][1] or [])) if rows and matched else []
     if percent is None:
         scaled = ScaledCount(matched, matched, matched)
     else:
         sampled = count(lookups.profile_count_sql(mart.dialect, workspace_id=workspace_id, sample_percent=percent))
         scaled = scale_sample_count(matched, sampled, total)
-    return Matches(scaled, percent, sorted(str(row[0]) for row in rows))
+    return Matches(scaled, percent, found)
 
 
 def _fetch(services: Services, sql: str, timeout_s: float, limit: int | None = None) -> list[tuple[Any, ...]]:

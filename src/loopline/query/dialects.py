@@ -127,6 +127,10 @@ class Dialect(Protocol):
         """Return the whole periods of ``seconds`` from ``start`` to ``instant``, rounded down (an integer)."""
         ...
 
+    def least_n(self, text: str, n: int) -> str:
+        """Return the aggregate list of the ``n`` smallest values of ``text``, in order."""
+        ...
+
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Return a query over ``source`` giving (seq, item) for each string ``item_key`` of the
         objects in the array ``column[array_key]`` of each row."""
@@ -301,6 +305,10 @@ class DuckdbDialect:
         """Return a floor division of epoch microseconds (no calendar arithmetic per row)."""
         return f"CAST(fdiv(epoch_us({instant}) - {_epoch_us(start)}, {int(seconds) * 1_000_000}) AS INTEGER)"
 
+    def least_n(self, text: str, n: int) -> str:
+        """Return min with a count: a bounded heap, no sort of the whole input."""
+        return f"min({text}, {int(n)})"
+
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Unnest the array's objects and read one string key of each."""
         items = (
@@ -444,6 +452,10 @@ class PostgresDialect:
     def periods_since(self, instant: str, start: datetime, seconds: int) -> str:
         """Return a floor division of the interval's seconds."""
         return f"floor(extract(epoch from ({instant} - {self.instant(start)})) / {int(seconds)})::int"
+
+    def least_n(self, text: str, n: int) -> str:
+        """Return the first n of the ordered array."""
+        return f"(array_agg({text} ORDER BY {text}))[1:{int(n)}]"
 
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Unnest the array's objects and read one string key of each."""
@@ -614,6 +626,10 @@ class ClickhouseDialect:
         """Return a floor division of epoch microseconds."""
         return (f"toInt32(floor((toUnixTimestamp64Micro({instant}) - {_epoch_us(start)})"
                 f" / {int(seconds) * 1_000_000}))")
+
+    def least_n(self, text: str, n: int) -> str:
+        """Return the first n of the sorted group array."""
+        return f"arraySlice(arraySort(groupArray({text})), 1, {int(n)})"
 
     def array_item_texts(self, source: str, column: str, array_key: str, item_key: str) -> str:
         """Unnest the array's objects and read one string key of each."""

@@ -20,9 +20,9 @@ def profile_count_sql(dialect: Dialect, *, workspace_id: str, sample_percent: in
     return f"SELECT count(*) FROM mart_profiles p WHERE p.workspace_id = {dialect.text(workspace_id)}{sampled}"
 
 
-def counted_sample_sql(segment_sql: str, *, sample: int) -> str:
-    """Return up to ``sample`` member ids, each row with the count of all members (one evaluation)."""
-    return f"SELECT s.profile_id, count(*) OVER () FROM ({segment_sql}) s LIMIT {int(sample)}"
+def counted_sample_sql(dialect: Dialect, segment_sql: str, *, sample: int) -> str:
+    """Return one row: the members' count and the ``sample`` smallest member ids (one evaluation)."""
+    return f"SELECT count(*), {dialect.least_n('s.profile_id', sample)} FROM ({segment_sql}) s"
 
 
 def profiles_sql(dialect: Dialect, *, workspace_id: str, profile_ids: Sequence[str]) -> str:
