@@ -77,6 +77,7 @@ def duckdb_engine(data: Any) -> Iterator[Runner]:
              WHERE i.workspace_id = e.workspace_id AND i.kind = 'anonymous_id' AND i.value = e.anonymous_id))
         WHERE e.seq % 3 <> 0
     """)
+    conn.execute(f"UPDATE events SET profile_bucket = {DIALECTS['duckdb'].sample_bucket('profile_id')}")
 
     def run(sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql + DIALECTS["duckdb"].settings).fetchall()

@@ -11,7 +11,7 @@ from functools import cache
 import pytest
 
 from loopline.domain.segments.definition import parse_segment
-from loopline.query.dialects import DIALECTS
+from loopline.query.dialects import DIALECTS, in_sample
 from loopline.query.segments import compile_segment
 from tests.conftest import POSTGRES_ENV
 from tests.segments.catalog import CATALOG
@@ -94,7 +94,7 @@ def test_a_narrower_scope_gives_the_members_within_it(engine: tuple[str, Runner]
         ws = dialect.text(workspace_id)
         profiles = f"SELECT profile_id FROM mart_profiles p WHERE workspace_id = {ws}"
         changed = {row[0] for row in run(f"{profiles} AND updated_at >= {dialect.instant(since)}")}
-        sampled = {row[0] for row in run(f"{profiles} AND {dialect.in_sample('p.profile_id', 50)}")}
+        sampled = {row[0] for row in run(f"{profiles} AND {in_sample(dialect, 'p.profile_id', 50)}")}
         scoped = compile_segment(definition, dialect=dialect, workspace_id=workspace_id, now=NOW, changed_since=since)
         assert {row[0] for row in run(scoped.sql)} == everyone & changed, f"{name} {workspace_id} changed"
         sample = compile_segment(definition, dialect=dialect, workspace_id=workspace_id, now=NOW, sample_percent=50)

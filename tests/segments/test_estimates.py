@@ -15,6 +15,7 @@ from loopline.bootstrap import Runtime, build_runtime
 from loopline.config import Settings
 from loopline.domain.segments.definition import parse_segment
 from loopline.domain.segments.estimates import scale_sample_count
+from loopline.query.dialects import in_sample
 from loopline.query.segments import compile_segment
 from tests.conftest import ADMIN_TOKEN, basic, bearer, settle
 
@@ -38,11 +39,20 @@ def sampling_runtime(settings: Settings) -> Iterator[Runtime]:
     runtime.services.close()
 
 
-def _exact(runtime: Runtime, workspace_id: str, condition: dict) -> int:
+def _members(runtime: Runtime, workspace_id: str, condition: dict) -> set[str]:
+    """Return everyone matching, evaluated in full."""
     compiled = compile_segment(parse_segment({"name": "x", "condition": condition}),
                                dialect=runtime.services.mart.dialect, workspace_id=workspace_id,
                                now=runtime.services.clock.now())
-    return len(runtime.services.mart.fetch(compiled.sql, timeout_s=30))
+    return {row[0] for row in runtime.services.mart.fetch(compiled.sql, timeout_s=30)}
+
+
+def _profiles(runtime: Runtime, workspace_id: str, *, percent: int | None = None) -> set[str]:
+    """Return the workspace's profiles, or those in the estimate's hash sample."""
+    mart = runtime.services.mart
+    sampled = f" AND {in_sample(mart.dialect, 'profile_id', percent)}" if percent is not None else ""
+    return {row[0] for row in mart.fetch(
+        f"SELECT profile_id FROM mart_profiles WHERE workspace_id = '{workspace_id}'{sampled}", timeout_s=30)}
 
 
 def test_a_large_workspace_gets_a_sampled_count_with_an_interval_around_the_truth(sampling_runtime):
@@ -68,11 +78,17 @@ def test_a_large_workspace_gets_a_sampled_count_with_an_interval_around_the_trut
                                    json={"name": name, "condition": condition})
             assert response.status_code == 200, response.text
             body = response.json()
-            exact = _exact(runtime, workspace.id, condition)
             assert (body["exact"], body["sample_percent"]) == (False, 50), name
-            assert body["count_low"] <= exact <= body["count_high"], (name, exact, body)
-            assert body["count_low"] <= body["count"] <= body["count_high"]
-            assert (body["count"] == 0) == (exact == 0) == (body["sample"] == []), name
+            # Exactly the sampled profiles were evaluated, with their events: the answer is the
+            # members among them, scaled up (whether the interval covers the truth is chance,
+            # tested below over many draws).
+            members, sample = _members(runtime, workspace.id, condition), _profiles(runtime, workspace.id, percent=50)
+            expected = scale_sample_count(len(members & sample), len(sample), len(_profiles(runtime, workspace.id)))
+            assert (body["count"], body["count_low"], body["count_high"]) == (
+                expected.count, expected.low, expected.high), name
+            shown = {uid for item in body["sample"] for uid in item["identifiers"].get("user_id", [])}
+            assert len(shown) == min(10, len(members & sample)), name
+            assert shown <= {f"u{n}" for n in range(PEOPLE)}
             # The same share of people answers every time: the preview does not jitter.
             again = client.post("/api/v1/segments/estimate", headers=secret,
                                 json={"name": name, "condition": condition})

@@ -119,8 +119,8 @@ class Dialect(Protocol):
         """Return the aggregate of ``value`` (NULL kept) on the row with the least (order, tiebreak)."""
         ...
 
-    def in_sample(self, text: str, percent: int) -> str:
-        """Return whether ``text`` (an id) hashes into the first ``percent`` of 100 buckets (stable across calls)."""
+    def sample_bucket(self, text: str) -> str:
+        """Return the bucket 0–99 that ``text`` (an id) hashes to: stable across calls, even across 100 buckets."""
         ...
 
     def periods_since(self, instant: str, start: datetime, seconds: int) -> str:
@@ -142,6 +142,11 @@ def number(value: float) -> str:
     if isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"not a finite number: {value!r}")
     return repr(int(value)) if isinstance(value, int) else repr(float(value))
+
+
+def in_sample(dialect: Dialect, text: str, percent: int) -> str:
+    """Return whether the id ``text`` falls in the first ``percent`` of the sample buckets."""
+    return f"{dialect.sample_bucket(text)} < {int(percent)}"
 
 
 def _epoch_us(moment: datetime) -> int:
@@ -297,9 +302,9 @@ class DuckdbDialect:
         """Return arg_min_null over the pair (a NULL value is an answer, not skipped)."""
         return f"arg_min_null({value}, ({order}, {tiebreak}))"
 
-    def in_sample(self, text: str, percent: int) -> str:
+    def sample_bucket(self, text: str) -> str:
         """Return DuckDB's 64-bit hash in buckets."""
-        return f"hash({text}) % 100 < {int(percent)}"
+        return f"hash({text}) % 100"
 
     def periods_since(self, instant: str, start: datetime, seconds: int) -> str:
         """Return a floor division of epoch microseconds (no calendar arithmetic per row)."""
@@ -445,9 +450,9 @@ class PostgresDialect:
         """Return the first of the values aggregated in order."""
         return f"(array_agg({value} ORDER BY {order}, {tiebreak}))[1]"
 
-    def in_sample(self, text: str, percent: int) -> str:
+    def sample_bucket(self, text: str) -> str:
         """Return hashtext (a signed 32-bit value, shifted to be non-negative) in buckets."""
-        return f"(hashtext({text})::bigint + 2147483648) % 100 < {int(percent)}"
+        return f"((hashtext({text})::bigint + 2147483648) % 100)"
 
     def periods_since(self, instant: str, start: datetime, seconds: int) -> str:
         """Return a floor division of the interval's seconds."""
@@ -618,9 +623,9 @@ class ClickhouseDialect:
         """Return argMin over the pair, the value wrapped so a NULL is kept."""
         return f"tupleElement(argMin(tuple({value}), ({order}, {tiebreak})), 1)"
 
-    def in_sample(self, text: str, percent: int) -> str:
+    def sample_bucket(self, text: str) -> str:
         """Return cityHash64 in buckets."""
-        return f"cityHash64({text}) % 100 < {int(percent)}"
+        return f"(cityHash64({text}) % 100)"
 
     def periods_since(self, instant: str, start: datetime, seconds: int) -> str:
         """Return a floor division of epoch microseconds."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from loopline.query.dialects import Dialect
+from loopline.query.dialects import Dialect, in_sample
 
 CONTACT_KINDS = ("user_id", "anonymous_id", "email", "phone")
 
@@ -16,7 +16,7 @@ def _list(dialect: Dialect, values: Sequence[str]) -> str:
 
 def profile_count_sql(dialect: Dialect, *, workspace_id: str, sample_percent: int | None = None) -> str:
     """Return a query counting a workspace's profiles (those in the hash sample, if given)."""
-    sampled = f" AND {dialect.in_sample('p.profile_id', sample_percent)}" if sample_percent is not None else ""
+    sampled = f" AND {in_sample(dialect, 'p.profile_id', sample_percent)}" if sample_percent is not None else ""
     return f"SELECT count(*) FROM mart_profiles p WHERE p.workspace_id = {dialect.text(workspace_id)}{sampled}"
 
 

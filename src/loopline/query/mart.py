@@ -105,7 +105,7 @@ EVENTS = Table(
     (Column("seq", "integer"), *_text("workspace_id", "type", "source"),
      *_text("event", "user_id", "anonymous_id", nullable=True),
      Column("timestamp", "instant"), Column("properties", "json"), Column("context", "json"),
-     Column("profile_id", "text", nullable=True)),
+     Column("profile_id", "text", nullable=True), Column("profile_bucket", "integer", nullable=True)),
     (),
 )
 """The columns of the event store that queries read (the stores keep more).
@@ -113,6 +113,8 @@ EVENTS = Table(
 ``profile_id`` is the event's owner as the mart last attributed it, on engines whose dialect
 says ``attributed_owners``: NULL until attributed, and rewritten when identities move (a
 merge, a new alias). Queries read it where set and look the owner up where not.
+``profile_bucket`` is the owner's sample bucket, written with it, so an estimate's sample
+needs no hashing per event.
 """
 
 _TYPES = {

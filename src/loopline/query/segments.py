@@ -57,7 +57,7 @@ from loopline.domain.segments.definition import (
     Sequence as SequenceCondition,
 )
 from loopline.domain.segments.membership import MEMBERSHIP_SOURCE
-from loopline.query.dialects import Dialect, number
+from loopline.query.dialects import Dialect, in_sample, number
 from loopline.query.mart import computed_column
 
 EARTH_RADIUS_KM = 6371.0088
@@ -79,11 +79,13 @@ def owned_events(dialect: Dialect, workspace_id: str) -> str:
 
     The owner is the profile holding the event's user id, else its anonymous id. Where the
     mart keeps attributed owners beside the events, they are read as they are, and only the
-    events not yet attributed take the two identity joins.
+    events not yet attributed take the two identity joins. ``bucket`` is the owner's sample
+    bucket (``Dialect.sample_bucket``), kept beside attributed events too.
     """
     workspace = dialect.text(workspace_id)
+    owner = "coalesce(known_user.profile_id, known_device.profile_id)"
     lookup = (
-        f"SELECT coalesce(known_user.profile_id, known_device.profile_id) AS profile_id, {_COLUMNS}"
+        f"SELECT {owner} AS profile_id, {dialect.sample_bucket(owner)} AS bucket, {_COLUMNS}"
         " FROM events e LEFT JOIN mart_identities known_user ON known_user.workspace_id = e.workspace_id"
         " AND known_user.kind = 'user_id' AND known_user.value = e.user_id"
         " LEFT JOIN mart_identities known_device ON known_device.workspace_id = e.workspace_id"
@@ -93,7 +95,7 @@ def owned_events(dialect: Dialect, workspace_id: str) -> str:
     if not dialect.attributed_owners:
         return lookup
     return (
-        f"SELECT e.profile_id AS profile_id, {_COLUMNS} FROM events e"
+        f"SELECT e.profile_id AS profile_id, e.profile_bucket AS bucket, {_COLUMNS} FROM events e"
         f" WHERE e.workspace_id = {workspace} AND e.profile_id IS NOT NULL"
         f" UNION ALL {lookup} AND e.profile_id IS NULL"
     )
@@ -137,8 +139,8 @@ def compile_segment(
             f" WHERE c.workspace_id = {workspace} AND c.updated_at >= {dialect.instant(changed_since)})"
         )
     if sample_percent is not None:
-        scope += f" AND {dialect.in_sample('p.profile_id', sample_percent)}"
-        owned = f"SELECT * FROM ({owned}) o WHERE {dialect.in_sample('o.profile_id', sample_percent)}"
+        scope += f" AND {in_sample(dialect, 'p.profile_id', sample_percent)}"
+        owned = f"SELECT * FROM ({owned}) o WHERE o.bucket < {int(sample_percent)}"
     body = f"SELECT p.profile_id FROM mart_profiles p WHERE {scope} AND {condition}"
     if compiler.uses_events:
         body = f"WITH owned AS ({owned})\n{body}"

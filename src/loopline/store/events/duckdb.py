@@ -72,7 +72,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     ),
     # The event's owner, written by the mart beside the event (loopline.query.mart.EVENTS):
     # segments and reports then read it instead of joining every event to the identities.
-    (2, ("ALTER TABLE events ADD COLUMN IF NOT EXISTS profile_id VARCHAR",)),
+    (2, ("ALTER TABLE events ADD COLUMN IF NOT EXISTS profile_id VARCHAR",
+         "ALTER TABLE events ADD COLUMN IF NOT EXISTS profile_bucket UTINYINT")),
 )
 
 # Dedupe strategy. Measured on a 2M-event table (this schema, 2 vCPUs), appending 60

@@ -76,7 +76,8 @@ class DuckdbMart:
         """Write the owner of every event that has none yet and now has one; return how many."""
         with self._lock, _Transaction(self._conn) as conn:
             row = conn.execute(
-                f"UPDATE events SET profile_id = o.owner FROM ({_OWNERS.format(where='e.profile_id IS NULL')}) o"
+                f"UPDATE events SET profile_id = o.owner, profile_bucket = {_BUCKET}"
+                f" FROM ({_OWNERS.format(where='e.profile_id IS NULL')}) o"
                 " WHERE events.seq = o.seq AND o.owner IS NOT NULL"
             ).fetchone()
         return int(row[0]) if row else 0
@@ -161,6 +162,9 @@ _OWNERS = """
 """
 
 
+_BUCKET = DuckdbDialect().sample_bucket("o.owner")
+
+
 def _identities_of(conn: duckdb.DuckDBPyConnection, keys: pa.Table) -> set[tuple[str, str, str, str]]:
     """Return the identity rows the mart holds for these (workspace, profile) pairs."""
     conn.register("mart_keys", keys)
@@ -187,7 +191,8 @@ def _attribute_again(conn: duckdb.DuckDBPyConnection, moved: set[tuple[str, str,
             " AND m.kind = 'anonymous_id' AND m.value = e.anonymous_id)"
         )
         conn.execute(
-            f"UPDATE events SET profile_id = o.owner FROM ({_OWNERS.format(where=carrying)}) o"
+            f"UPDATE events SET profile_id = o.owner, profile_bucket = {_BUCKET}"
+            f" FROM ({_OWNERS.format(where=carrying)}) o"
             " WHERE events.seq = o.seq AND events.profile_id IS DISTINCT FROM o.owner"
         )
     finally:
