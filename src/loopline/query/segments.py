@@ -346,14 +346,25 @@ class _Compiler:
             bounds.append(f"{column} < {d.instant(window.until)}")
         return bounds
 
-    def _step(self, step: EventStep, window: Window | None = None) -> str:
-        filters = [self._event_names([step.event]), *self._where(step.where), *self._window(window)]
+    def _step(self, step: EventStep, window: Window | None = None, bounds: list[str] | None = None) -> str:
+        filters = [self._event_names([step.event]), *self._where(step.where), *self._window(window), *(bounds or [])]
         return f"SELECT profile_id, ts FROM owned WHERE profile_id IS NOT NULL AND {' AND '.join(filters)}"
 
     def _sequence(self, node: SequenceCondition) -> str:
         self.uses_events = True
-        first, then = self._step(node.first, node.window), self._step(node.then)
         minutes = node.within_minutes
+        # The second event follows the first, so it lies after the first's window opens, and
+        # (when its absence is asked) no later than now: bounds that let the engine skip the
+        # events of the months before rather than pair them up.
+        after: list[str] = []
+        window = node.window
+        if window is not None and (window.last_days is not None or window.since is not None):
+            opens = self.now - timedelta(days=window.last_days) if window.last_days is not None else window.since
+            assert opens is not None  # one of the two is set
+            after.append(f"ts > {self.d.instant(opens)}")
+        if node.then_absent:
+            after.append(f"ts <= {self.d.instant(self.now)}")
+        first, then = self._step(node.first, node.window), self._step(node.then, bounds=after)
         follows = f"b.ts > a.ts AND b.ts <= {self.d.plus_minutes('a.ts', minutes)}"
         if not node.then_absent:
             return (
