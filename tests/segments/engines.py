@@ -57,8 +57,12 @@ def _rows(data: Any, table: Table) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def duckdb_engine(data: Any) -> Iterator[Runner]:
-    """Yield a runner over an in-memory DuckDB holding ``data``."""
+def duckdb_engine(data: Any, *, synced: bool = False) -> Iterator[Runner]:
+    """Yield a runner over an in-memory DuckDB holding ``data``.
+
+    Synced, every event carries its attributed owner, as right after a mart sync; otherwise
+    a third of them (the newest, as it were) do not yet, as between two syncs.
+    """
     conn = duckdb.connect(":memory:")
     conn.execute("SET TimeZone = 'UTC'")
     for table in ALL_TABLES.values():
@@ -67,15 +71,15 @@ def duckdb_engine(data: Any) -> Iterator[Runner]:
         if rows:
             arrow = pa.Table.from_pylist(rows)  # noqa: F841 - read by name in the statement below
             conn.execute(f"INSERT INTO {table.name} SELECT {', '.join(table.column_names)} FROM arrow")
-    # As a live mart stands between two syncs: older events carry their attributed owner, the
-    # newest (here every third) not yet, so queries read both the column and the lookup.
-    conn.execute("""
+    # Between two syncs older events carry their attributed owner and the newest (here every
+    # third) not yet, so queries read both the column and the lookup.
+    conn.execute(f"""
         UPDATE events e SET profile_id = coalesce(
             (SELECT i.profile_id FROM mart_identities i
              WHERE i.workspace_id = e.workspace_id AND i.kind = 'user_id' AND i.value = e.user_id),
             (SELECT i.profile_id FROM mart_identities i
              WHERE i.workspace_id = e.workspace_id AND i.kind = 'anonymous_id' AND i.value = e.anonymous_id))
-        WHERE e.seq % 3 <> 0
+        WHERE {"TRUE" if synced else "e.seq % 3 <> 0"}
     """)
     conn.execute(f"UPDATE events SET profile_bucket = {DIALECTS['duckdb'].sample_bucket('profile_id')}")
 

@@ -74,13 +74,14 @@ _COLUMNS = (
 )
 
 
-def owned_events(dialect: Dialect, workspace_id: str) -> str:
+def owned_events(dialect: Dialect, workspace_id: str, *, attributed_only: bool = False) -> str:
     """Return a query of a workspace's events with their owner (``profile_id``, NULL for nobody's).
 
     The owner is the profile holding the event's user id, else its anonymous id. Where the
     mart keeps attributed owners beside the events, they are read as they are, and only the
     events not yet attributed take the two identity joins. ``bucket`` is the owner's sample
-    bucket (``Dialect.sample_bucket``), kept beside attributed events too.
+    bucket (``Dialect.sample_bucket``), kept beside attributed events too. With
+    ``attributed_only`` (where owners are kept), the events not yet attributed are left out.
     """
     workspace = dialect.text(workspace_id)
     owner = "coalesce(known_user.profile_id, known_device.profile_id)"
@@ -94,11 +95,11 @@ def owned_events(dialect: Dialect, workspace_id: str) -> str:
     )
     if not dialect.attributed_owners:
         return lookup
-    return (
+    attributed = (
         f"SELECT e.profile_id AS profile_id, e.profile_bucket AS bucket, {_COLUMNS} FROM events e"
         f" WHERE e.workspace_id = {workspace} AND e.profile_id IS NOT NULL"
-        f" UNION ALL {lookup} AND e.profile_id IS NULL"
     )
+    return attributed if attributed_only else f"{attributed} UNION ALL {lookup} AND e.profile_id IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,9 @@ def compile_segment(
     With ``changed_since``, only profiles copied to the mart since then are considered: an
     incremental refresh re-evaluates just the people whose data moved. With
     ``sample_percent``, only the profiles whose id hashes into that share (``in_sample``),
-    and only their events are read: an estimate's sample.
+    and only their events are read: an estimate's sample. A sample reads the events the mart
+    has attributed (where it keeps owners): an estimate syncs the mart first, and skipping
+    the lookup of the few events since is what keeps a sampled preview quick.
     """
     compiler = _Compiler(dialect, workspace_id, now)
     condition = compiler.condition(definition.condition)
@@ -130,7 +133,7 @@ def compile_segment(
     scope = f"p.workspace_id = {workspace}"
     if changed_since is not None:
         scope += f" AND p.updated_at >= {dialect.instant(changed_since)}"
-    owned = owned_events(dialect, workspace_id)
+    owned = owned_events(dialect, workspace_id, attributed_only=sample_percent is not None)
     # Every condition reads only the profile's own events, so a narrower scope narrows the
     # events read as well: an incremental refresh reads the changed profiles' events only.
     if changed_since is not None:
