@@ -71,6 +71,8 @@ def test_a_filter_narrows_the_users(client, shop):
     ({"report": "events", "since": "2026-05-01", "until": "2026-05-02",
       "group_by": {"source": "segment", "segment_id": "seg_nope"}}, "unknown_segment", ""),
     ({"report": "distribution", "since": "2026-05-01", "until": "2026-05-02"}, "invalid_report", ""),
+    ({"report": "events", "since": "2026-05-01", "until": "2026-05-02", "event": "A\u0000"}, "invalid_report",
+     "event"),
     ({"report": "distribution", "since": "2026-05-01", "until": "2026-05-02", "property": "revenue",
       "bounds": [50, 10]}, "invalid_report", ""),
     ({"report": "distribution", "since": "2026-05-01", "until": "2026-05-02", "property": "revenue",

@@ -133,6 +133,11 @@ def test_a_segment_can_build_on_another_but_not_on_itself(client, workspace, sho
     ({"name": "x", "condition": {"type": "in_segment", "segment_id": "seg_nope"}}, "unknown_segment", ""),
     ({"name": "x", "condition": {"type": "telepathy"}}, "invalid_segment", "condition"),
     ([1, 2], "invalid_segment", ""),
+    # Text no event or trait can hold (ingest refuses it), and no engine takes in a literal.
+    ({"name": "x", "condition": {"type": "inactive", "activity": "event", "event": "Or\u0000der", "days": 3}},
+     "invalid_segment", "condition.event"),
+    ({"name": "x", "condition": {"type": "trait", "trait": "plan", "operator": "in", "value": ["a", "\u0000"]}},
+     "invalid_segment", "condition.value.1"),
 ])
 def test_invalid_definitions_get_422_with_where_and_why(client, shop, body, code, path):
     for route in ("/api/v1/segments", "/api/v1/segments/estimate"):

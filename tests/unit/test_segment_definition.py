@@ -129,3 +129,10 @@ def test_a_field_named_like_a_condition_type_keeps_its_path() -> None:
     assert problems[0]["path"] == "condition.trait"
     assert isinstance(SegmentDefinition.model_validate(
         {"name": "s", "condition": EXAMPLES["trait"]}).condition, Trait)
+
+
+def test_text_no_store_can_hold_is_refused_with_its_place():
+    with pytest.raises(SegmentInvalid) as caught:
+        parse_segment({"name": "lone \ud800", "condition": {
+            "type": "performed", "event": "A", "where": [{"property": "p\x00", "operator": "exists"}]}})
+    assert [problem["path"] for problem in caught.value.problems] == ["name", "condition.where.0.property"]

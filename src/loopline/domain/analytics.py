@@ -18,7 +18,15 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from loopline.domain.segments.definition import Condition, Name, Path, PropertyFilter, SegmentInvalid, problem_path
+from loopline.domain.segments.definition import (
+    Condition,
+    Name,
+    Path,
+    PropertyFilter,
+    SegmentInvalid,
+    problem_path,
+    unstorable_text,
+)
 
 MAX_RANGE_DAYS = 400
 MAX_GROUPS = 20
@@ -198,6 +206,8 @@ class _Request(_Model):
 
 def parse_report(data: Any) -> Any:
     """Validate a report request; raise SegmentInvalid (the same problem list) naming each problem."""
+    if problems := unstorable_text(data):
+        raise SegmentInvalid(problems)
     try:
         request = _Request.model_validate({"request": data}).request
     except ValidationError as error:

@@ -426,6 +426,8 @@ class SegmentInvalid(ValueError):
 
 def parse_segment(data: Any) -> SegmentDefinition:
     """Validate a definition (parsed JSON); raise SegmentInvalid naming each problem and where it is."""
+    if problems := unstorable_text(data):
+        raise SegmentInvalid(problems)
     try:
         return SegmentDefinition.model_validate(data)
     except ValidationError as error:
@@ -434,6 +436,34 @@ def parse_segment(data: Any) -> SegmentDefinition:
             for item in error.errors(include_url=False)
         ]
         raise SegmentInvalid(problems) from None
+
+
+def unstorable_text(data: Any, location: tuple[int | str, ...] = ()) -> list[dict[str, str]]:
+    """Return a problem for each text holding a NUL character or a lone surrogate.
+
+    Ingest refuses such text, so no event, trait or name can hold it; and query engines
+    cannot take it in a literal. Saying so is clearer than a definition that matches nobody.
+    """
+    if isinstance(data, str):
+        if "\x00" in data or (not data.isascii() and not _encodes(data)):
+            return [{"path": ".".join(str(part) for part in location),
+                     "message": "text may not hold a NUL character or a lone surrogate (stored data never does)"}]
+        return []
+    if isinstance(data, dict):
+        found = [problem for key in data for problem in unstorable_text(key, (*location, "(key)"))]
+        return found + [problem for key, value in data.items()
+                        for problem in unstorable_text(value, (*location, str(key)))]
+    if isinstance(data, list):
+        return [problem for index, value in enumerate(data) for problem in unstorable_text(value, (*location, index))]
+    return []
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def problem_path(location: tuple[int | str, ...]) -> str:
