@@ -1,0 +1,77 @@
+"""The send ledger's rules: one key per intended message, and the states a send may pass through.
+
+Every message the platform means to send is one ledger row, named by its **send key**: the
+workspace, what sends it (a campaign, or a journey step), the customer, the channel, and the
+occurrence (a recurring campaign's run, a journey enrolment's pass). The key is unique, so
+claiming it twice — a crash and a resume, two schedulers, a redelivered trigger — finds the
+row already there instead of sending again; it also travels to the provider as the
+idempotency key where the provider takes one.
+
+States, and who moves a row between them:
+
+- ``queued``: decided to go out (not before ``not_before``, when deferred by the policy);
+- ``sending``: claimed by a delivery worker;
+- ``sent`` / ``failed``: the provider accepted it / refused it for good (terminal);
+- ``unknown``: the worker stopped between handing it over and recording the answer; a
+  reconciler asks the provider and settles it as sent or failed — never blindly resent;
+- ``skipped``: not sent, with a reason (policy, consent, suppression, a stopped campaign);
+  terminal.
+
+A retryable failure returns a ``sending`` row to ``queued`` for a later attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+
+class SendState(StrEnum):
+    """Where one send stands."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+FINAL = frozenset({SendState.SENT, SendState.FAILED, SendState.SKIPPED})
+FIRST = frozenset({SendState.QUEUED, SendState.SKIPPED})
+MOVES: dict[SendState, frozenset[SendState]] = {
+    SendState.QUEUED: frozenset({SendState.SENDING, SendState.SKIPPED}),
+    SendState.SENDING: frozenset({SendState.SENT, SendState.FAILED, SendState.UNKNOWN, SendState.QUEUED}),
+    SendState.UNKNOWN: frozenset({SendState.SENT, SendState.FAILED}),
+    SendState.SENT: frozenset(),
+    SendState.FAILED: frozenset(),
+    SendState.SKIPPED: frozenset(),
+}
+
+
+class LedgerConflict(ValueError):
+    """A move the ledger does not allow (it would resend, or rewrite a settled send)."""
+
+
+def check_move(current: SendState | None, target: SendState, *, reason: str = "") -> None:
+    """Raise LedgerConflict unless a row may go from ``current`` (None: no row yet) to ``target``."""
+    if target is SendState.SKIPPED and not reason:
+        raise LedgerConflict("a skipped send records why")
+    allowed = FIRST if current is None else MOVES[current]
+    if target not in allowed:
+        where = "a new send" if current is None else f"a {current} send"
+        raise LedgerConflict(f"{where} cannot become {target}")
+
+
+def send_key(*, workspace_id: str, source: str, profile_id: str, channel: str, occurrence: str) -> str:
+    """Return the send key: a fixed-length digest of what makes one intended message unique.
+
+    ``source`` names the sender (``cmp_…`` for a campaign, ``jny_…/step`` for a journey
+    step); ``occurrence`` tells apart its repeats to the same customer (a recurring run's
+    date, an enrolment id), and is empty for a one-off send. The parts are joined with a
+    separator no id contains, so no two different sends share a key.
+    """
+    parts = (workspace_id, source, profile_id, channel, occurrence)
+    if any("\x1f" in part for part in parts):
+        raise ValueError("send key parts may not contain the unit separator")
+    return "sk_" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]

@@ -1,0 +1,77 @@
+"""The send ledger's rules: keys name one intended message; states never lead back to a resend."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from loopline.domain.send_ledger import FINAL, LedgerConflict, SendState, check_move, send_key
+
+KEY = {"workspace_id": "ws_1", "source": "cmp_spring", "profile_id": "prof_1", "channel": "email", "occurrence": ""}
+
+
+def test_the_same_intended_message_gets_the_same_key_and_any_difference_another():
+    assert send_key(**KEY) == send_key(**KEY)
+    assert send_key(**KEY).startswith("sk_")
+    assert len(send_key(**KEY)) == 43
+    variants = {send_key(**(KEY | {field: value})) for field, value in (
+        ("workspace_id", "ws_2"), ("source", "jny_winback/step_2"), ("profile_id", "prof_2"),
+        ("channel", "push"), ("occurrence", "2026-06-15"))}
+    assert len(variants) == 5
+    assert send_key(**KEY) not in variants
+
+
+def test_parts_cannot_be_shifted_into_one_another():
+    # Without a separator "ab"+"c" and "a"+"bc" would collide.
+    one = send_key(**(KEY | {"source": "cmp_ab", "profile_id": "c"}))
+    other = send_key(**(KEY | {"source": "cmp_a", "profile_id": "bc"}))
+    assert one != other
+    with pytest.raises(ValueError, match="separator"):
+        send_key(**(KEY | {"profile_id": "a\x1fb"}))
+
+
+def test_the_path_of_a_send_from_queue_to_provider():
+    check_move(None, SendState.QUEUED)
+    check_move(SendState.QUEUED, SendState.SENDING)
+    check_move(SendState.SENDING, SendState.SENT)
+    check_move(SendState.SENDING, SendState.QUEUED)  # a retryable failure: try again later
+    check_move(SendState.SENDING, SendState.UNKNOWN)  # stopped between hand-over and answer
+    check_move(SendState.UNKNOWN, SendState.FAILED)  # the reconciler settles it
+    check_move(None, SendState.SKIPPED, reason="frequency_cap")
+
+
+@pytest.mark.parametrize(("current", "target"), [
+    (None, SendState.SENT),  # nothing is sent without being claimed
+    (SendState.QUEUED, SendState.SENT),
+    (SendState.UNKNOWN, SendState.QUEUED),  # an unknown send is never blindly resent
+    (SendState.UNKNOWN, SendState.SENDING),
+    (SendState.SENT, SendState.QUEUED),
+    (SendState.SKIPPED, SendState.QUEUED),  # a skip stays a skip: the customer said no, or a cap held
+])
+def test_moves_that_could_resend_or_rewrite_a_settled_send_are_refused(current, target):
+    with pytest.raises(LedgerConflict, match="cannot become"):
+        check_move(current, target, reason="x")
+
+
+def test_a_skip_says_why():
+    with pytest.raises(LedgerConflict, match="why"):
+        check_move(SendState.QUEUED, SendState.SKIPPED)
+
+
+@given(st.lists(st.sampled_from(list(SendState)), max_size=12))
+def test_no_path_of_allowed_moves_sends_twice_or_leaves_a_final_state(targets):
+    state: SendState | None = None
+    sent = 0
+    unknown_seen = False
+    for target in targets:
+        try:
+            check_move(state, target, reason="r")
+        except LedgerConflict:
+            continue
+        assert state not in FINAL  # nothing moves once settled
+        assert not (unknown_seen and target is SendState.SENDING)  # never resent after an unknown hand-over
+        sent += target is SendState.SENT
+        unknown_seen = unknown_seen or target is SendState.UNKNOWN
+        state = target
+    assert sent <= 1
