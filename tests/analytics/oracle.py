@@ -92,7 +92,7 @@ from typing import Any
 from loopline.domain.analytics import nice_bounds
 from loopline.domain.segments.definition import PropertyFilter, parse_segment
 from tests.segments.dataset import Dataset
-from tests.segments.oracle import compare, evaluate, walk
+from tests.segments.oracle import ABSENT, compare, evaluate, walk
 
 ACTIVITY = frozenset({"track", "page", "screen"})
 PLATFORM_SOURCE = "segments"
@@ -190,12 +190,8 @@ def _load(data: Dataset, workspace_id: str) -> _Space:
 
 def _get(document: Any, path: str) -> Any:
     """Return the value at a dotted path through JSON objects, or None when it is missing."""
-    value = document
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+    value = walk(document, path)
+    return None if value is ABSENT else value
 
 
 def text(value: Any) -> str | None:

@@ -90,7 +90,7 @@ EARTH_RADIUS_KM = 6371.0088
 PHONE_OR_TABLET = frozenset({"ios", "android"})
 OPT_IN_CHANNELS = frozenset({"email", "sms"})  # the others need only no opt-out
 NEGATIVE = {Operator.NE: Operator.EQ, Operator.NOT_IN: Operator.IN, Operator.NOT_EXISTS: Operator.EXISTS}
-_ABSENT = object()
+ABSENT = object()
 _DATE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
     r"(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
@@ -194,17 +194,17 @@ def _load(data: Dataset, workspace_id: str) -> _Workspace:
 # Values
 
 def walk(document: Any, path: str) -> Any:
-    """Return the value at a dotted path through JSON objects, or _ABSENT."""
+    """Return the value at a dotted path through JSON objects, or ABSENT."""
     value = document
     for part in path.split("."):
         if not isinstance(value, dict) or part not in value:
-            return _ABSENT
+            return ABSENT
         value = value[part]
     return value
 
 
 def _present(value: Any) -> bool:
-    return value is not _ABSENT and value is not None
+    return value is not ABSENT and value is not None
 
 
 def _is_number(value: Any) -> bool:
@@ -267,7 +267,7 @@ def _anniversary(moment: datetime, now: datetime, days: int) -> bool:
 
 
 def compare(value: Any, comparison: Comparison, now: datetime, *, key: Any = _ordered) -> bool:
-    """Return whether a comparison holds for one value (``_ABSENT`` when the path is missing).
+    """Return whether a comparison holds for one value (``ABSENT`` when the path is missing).
 
     ``key`` turns (value, operand) into comparable keys for the ordering operators, or None."""
     op = comparison.operator
@@ -450,7 +450,7 @@ def _device(condition: Device, ws: _Workspace, now: datetime) -> set[str]:
 
 
 def _text(value: Any) -> Any:
-    return value if isinstance(value, str) else _ABSENT
+    return value if isinstance(value, str) else ABSENT
 
 
 def _located(location: Any, condition: Location) -> bool:

@@ -210,11 +210,10 @@ def count_matches(
 ) -> Matches:
     """Count a definition's matches now, on a hash sample of profiles past ``sample_above`` of them."""
 
-    def count(sql: str) -> int:
-        rows = mart.fetch(sql + mart.dialect.settings, timeout_s=timeout_s)
-        return int(rows[0][0]) if rows else 0
-
-    total = count(lookups.profile_count_sql(mart.dialect, workspace_id=workspace_id))
+    counts = mart.fetch(lookups.profile_counts_sql(mart.dialect, workspace_id=workspace_id,
+                                                   sample_percent=sample_percent) + mart.dialect.settings,
+                        timeout_s=timeout_s)
+    total, sampled = (int(counts[0][0]), int(counts[0][1] or 0)) if counts else (0, 0)
     # Past a size, a hash-chosen share of the profiles (and only their events) answers: the
     # preview stays interactive and the interval says how far the count may be off.
     percent = sample_percent if total > sample_above else None
@@ -225,11 +224,10 @@ def count_matches(
                       timeout_s=timeout_s)
     matched = int(rows[0][0]) if rows else 0
     found = sorted(str(pid) for pid in (rows[0][1] or [])) if rows and matched else []
-    if percent is None:
-        scaled = ScaledCount(matched, matched, matched)
-    else:
-        sampled = count(lookups.profile_count_sql(mart.dialect, workspace_id=workspace_id, sample_percent=percent))
-        scaled = scale_sample_count(matched, sampled, total)
+    # Everyone evaluated is a sample of the whole: the count comes back exact. A sync landing
+    # between the two queries may add profiles; the counts never fall below what matched.
+    evaluated = max(matched, total if percent is None else sampled)
+    scaled = scale_sample_count(matched, evaluated, max(total, evaluated))
     return Matches(scaled, percent, found)
 
 
@@ -335,11 +333,10 @@ def _refresh_one(services: Services, pipeline: IngestPipeline, segment: SegmentR
         raise _too_slow(error) from None
     # Events first: if the process dies between the two steps, the next refresh sees the same
     # difference and writes the same message ids, which the event store deduplicates.
-    _write_changes(services, pipeline, segment, change.entered, change.exited, at=now)
-    services.mart.change_members(
-        workspace_id=segment.workspace_id, segment_id=segment.id, entered=change.entered, exited=change.exited
-    )
     entered, exited = change.entered, change.exited
+    _write_changes(services, pipeline, segment, entered, exited, at=now)
+    services.mart.change_members(workspace_id=segment.workspace_id, segment_id=segment.id, entered=entered,
+                                 exited=exited)
     members = change.matching if full else _count_members(services, segment)
     services.segments.record_refresh(
         workspace_id=segment.workspace_id, segment_id=segment.id, version=segment.version,

@@ -14,10 +14,12 @@ def _list(dialect: Dialect, values: Sequence[str]) -> str:
     return ", ".join(dialect.text(value) for value in values)
 
 
-def profile_count_sql(dialect: Dialect, *, workspace_id: str, sample_percent: int | None = None) -> str:
-    """Return a query counting a workspace's profiles (those in the hash sample, if given)."""
-    sampled = f" AND {in_sample(dialect, 'p.profile_id', sample_percent)}" if sample_percent is not None else ""
-    return f"SELECT count(*) FROM mart_profiles p WHERE p.workspace_id = {dialect.text(workspace_id)}{sampled}"
+def profile_counts_sql(dialect: Dialect, *, workspace_id: str, sample_percent: int) -> str:
+    """Return one row: a workspace's profiles, and how many of them are in the hash sample."""
+    return (
+        f"SELECT count(*), sum(CASE WHEN {in_sample(dialect, 'p.profile_id', sample_percent)} THEN 1 ELSE 0 END)"
+        f" FROM mart_profiles p WHERE p.workspace_id = {dialect.text(workspace_id)}"
+    )
 
 
 def counted_sample_sql(dialect: Dialect, segment_sql: str, *, sample: int) -> str:

@@ -74,19 +74,19 @@ _COLUMNS = (
 )
 
 
-def owned_events(dialect: Dialect, workspace_id: str, *, attributed_only: bool = False) -> str:
+def owned_events(dialect: Dialect, workspace_id: str, *, sample_percent: int | None = None) -> str:
     """Return a query of a workspace's events with their owner (``profile_id``, NULL for nobody's).
 
     The owner is the profile holding the event's user id, else its anonymous id. Where the
     mart keeps attributed owners beside the events, they are read as they are, and only the
-    events not yet attributed take the two identity joins. ``bucket`` is the owner's sample
-    bucket (``Dialect.sample_bucket``), kept beside attributed events too. With
-    ``attributed_only`` (where owners are kept), the events not yet attributed are left out.
+    events not yet attributed take the two identity joins. With ``sample_percent``, only the
+    events of owners in the sample (``in_sample``) are read; where owners are kept, only the
+    attributed events, by the sample bucket kept beside them.
     """
     workspace = dialect.text(workspace_id)
     owner = "coalesce(known_user.profile_id, known_device.profile_id)"
     lookup = (
-        f"SELECT {owner} AS profile_id, {dialect.sample_bucket(owner)} AS bucket, {_COLUMNS}"
+        f"SELECT {owner} AS profile_id, {_COLUMNS}"
         " FROM events e LEFT JOIN mart_identities known_user ON known_user.workspace_id = e.workspace_id"
         " AND known_user.kind = 'user_id' AND known_user.value = e.user_id"
         " LEFT JOIN mart_identities known_device ON known_device.workspace_id = e.workspace_id"
@@ -94,12 +94,14 @@ def owned_events(dialect: Dialect, workspace_id: str, *, attributed_only: bool =
         f" WHERE e.workspace_id = {workspace}"
     )
     if not dialect.attributed_owners:
-        return lookup
+        return lookup if sample_percent is None else f"{lookup} AND {in_sample(dialect, owner, sample_percent)}"
     attributed = (
-        f"SELECT e.profile_id AS profile_id, e.profile_bucket AS bucket, {_COLUMNS} FROM events e"
+        f"SELECT e.profile_id AS profile_id, {_COLUMNS} FROM events e"
         f" WHERE e.workspace_id = {workspace} AND e.profile_id IS NOT NULL"
     )
-    return attributed if attributed_only else f"{attributed} UNION ALL {lookup} AND e.profile_id IS NULL"
+    if sample_percent is not None:
+        return f"{attributed} AND e.profile_bucket < {int(sample_percent)}"
+    return f"{attributed} UNION ALL {lookup} AND e.profile_id IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,7 @@ def compile_segment(
     scope = f"p.workspace_id = {workspace}"
     if changed_since is not None:
         scope += f" AND p.updated_at >= {dialect.instant(changed_since)}"
-    owned = owned_events(dialect, workspace_id, attributed_only=sample_percent is not None)
+    owned = owned_events(dialect, workspace_id, sample_percent=sample_percent)
     # Every condition reads only the profile's own events, so a narrower scope narrows the
     # events read as well: an incremental refresh reads the changed profiles' events only.
     if changed_since is not None:
@@ -143,7 +145,6 @@ def compile_segment(
         )
     if sample_percent is not None:
         scope += f" AND {in_sample(dialect, 'p.profile_id', sample_percent)}"
-        owned = f"SELECT * FROM ({owned}) o WHERE o.bucket < {int(sample_percent)}"
     body = f"SELECT p.profile_id FROM mart_profiles p WHERE {scope} AND {condition}"
     if compiler.uses_events:
         body = f"WITH owned AS ({owned})\n{body}"
