@@ -8,19 +8,23 @@ from loopline.actions.ingest import IngestPipeline
 from loopline.actions.keys import KeyRing
 from loopline.actions.projection import Projector
 from loopline.actions.segment_maintenance import SegmentMaintainer
+from loopline.channels.sandbox import SandboxChannel
 from loopline.config import Settings
+from loopline.domain.consent import CHANNELS
 from loopline.geo import open_geo_locator
 from loopline.ingest.writer import GroupCommitWriter
 from loopline.services import Services, SystemClock
 from loopline.store import migrations
 from loopline.store.events import open_event_store
 from loopline.store.mart import open_mart
+from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.engine import create_store_engine
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
 from loopline.store.sql.segments import SqlSegmentStore
+from loopline.store.sql.send_ledger import SqlSendLedger
 from loopline.store.sql.suppression_list import SqlSuppressionListStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
@@ -32,6 +36,8 @@ def open_services(settings: Settings) -> Services:
     migrations.upgrade(engine)
     events = open_event_store(settings.resolved_analytics_url)
     mart = open_mart(settings.resolved_analytics_url, events)
+    clock = SystemClock()
+    sandbox = SandboxChannel(engine, clock)
     return Services(
         settings=settings,
         engine=engine,
@@ -45,7 +51,12 @@ def open_services(settings: Settings) -> Services:
         mart=mart,
         mart_source=SqlMartSource(engine),
         geo=open_geo_locator(settings.geoip_database),
-        clock=SystemClock(),
+        clock=clock,
+        campaigns=SqlCampaignStore(engine),
+        contact_policies=SqlContactPolicyStore(engine),
+        send_ledger=SqlSendLedger(engine),
+        sandbox=sandbox,
+        channels=dict.fromkeys(CHANNELS, sandbox),
     )
 
 

@@ -112,6 +112,31 @@ class Settings(BaseSettings):
         default=86_400,
         description="Corrected timestamps further in the future than this are flagged and clamped.",
     )
+    campaign_max_lateness_minutes: int = Field(
+        default=60, ge=0,
+        description="A campaign whose start is overdue by more than this (the platform was down) waits for a person "
+                    "instead of starting by itself.",
+    )
+    campaign_batch_size: int = Field(
+        default=1_000, ge=1, le=50_000,
+        description="Customers a campaign claims, renders and hands over per transaction.",
+    )
+    campaign_lease_s: float = Field(
+        default=60.0, gt=0,
+        description="How long a scheduler owns a running campaign without renewing; then another may take it over.",
+    )
+    scheduler_interval_s: float = Field(
+        default=1.0, gt=0,
+        description="How often the scheduler looks for due campaigns and due deferred sends.",
+    )
+    send_unknown_after_s: float = Field(
+        default=300.0, gt=0,
+        description="A send handed to a channel with no answer after this long is settled by asking the channel.",
+    )
+    render_time_limit_ms: float = Field(
+        default=200.0, gt=0, le=10_000,
+        description="Longest a message template may take to render; past it the send fails with render_limit.",
+    )
     log_level: str = Field(default="INFO", description="Log level for the server and workers.")
 
     @classmethod

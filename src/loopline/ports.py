@@ -163,3 +163,41 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """Return the current time, timezone-aware UTC."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One rendered message handed to a channel; ``send_key`` is its idempotency key."""
+
+    send_key: str
+    workspace_id: str
+    source_id: str
+    profile_id: str
+    channel: str
+    address: str | None
+    subject: str | None
+    body: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a channel answered for one message: accepted, or refused (for good, or worth a retry)."""
+
+    send_key: str
+    accepted: bool
+    permanent: bool = True
+    reason: str = ""
+    detail: str = ""
+
+
+class Channel(Protocol):
+    """A way to reach customers (the sandbox outbox, SMTP, FCM, APNs, an SMS gateway…)."""
+
+    def deliver(self, messages: Sequence[Outbound]) -> list[Delivery]:
+        """Hand messages over; answer for each one. A repeated send key is not delivered twice."""
+        ...
+
+    def received(self, send_keys: Sequence[str]) -> set[str]:
+        """Return which of these send keys the channel has (to settle sends whose answer was lost)."""
+        ...

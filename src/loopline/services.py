@@ -7,14 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from loopline.channels.sandbox import SandboxChannel
 from loopline.config import Settings
 from loopline.domain.events import IngestLimits
-from loopline.ports import EventStore, GeoLocator, Mart
+from loopline.ports import Channel, Clock, EventStore, GeoLocator, Mart
+from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
 from loopline.store.sql.segments import SqlSegmentStore
+from loopline.store.sql.send_ledger import SqlSendLedger
 from loopline.store.sql.suppression_list import SqlSuppressionListStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
@@ -43,7 +46,12 @@ class Services:
     mart: Mart
     mart_source: SqlMartSource
     geo: GeoLocator | None  # None: no GeoIP database configured, events keep explicit locations only
-    clock: SystemClock
+    clock: Clock
+    campaigns: SqlCampaignStore
+    contact_policies: SqlContactPolicyStore
+    send_ledger: SqlSendLedger
+    sandbox: SandboxChannel
+    channels: dict[str, Channel]  # by channel name; the sandbox serves every channel until delivery adapters exist
 
     def close(self) -> None:
         """Release every store: the mart first, as it may share the event store's database."""

@@ -23,6 +23,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from loopline.actions.campaign_runs import CampaignRunner
 from loopline.actions.workspaces import WorkspaceCreated, do_create_workspace
 from loopline.api.app import create_app
 from loopline.bootstrap import Runtime, build_runtime
@@ -44,7 +45,17 @@ SEGMENT = {"name": "Mallory's segment",
 # B's report splits events by a property A's events carry: only B's own may show.
 REPORT = {"report": "events", "since": "2026-01-01", "until": "2027-01-01", "measure": "users",
           "group_by": {"source": "event", "path": "category"}}
+# B's campaign goes to B's own segment (set once B has one).
+CAMPAIGN = {"name": "Mallory's campaign", "definition": {
+    "audience": {"segments": ["set-in-the-test"]}, "channels": ["in_app"],
+    "variants": [{"name": "A", "split": 100, "content": {"in_app": {"body": "Hello from Mallory"}}}]}}
 BODIES: dict[Operation, dict[str, Any]] = {
+    ("PUT", "/api/v1/contact-policy"): {"json": {"caps": [{"limit": 0, "window_hours": 24}],
+                                                 "default_time_zone": "Europe/Paris"}},
+    ("POST", "/api/v1/campaigns"): {"json": CAMPAIGN},
+    ("PUT", "/api/v1/campaigns/{campaign_id}"): {"json": CAMPAIGN},
+    ("POST", "/api/v1/campaigns/{campaign_id}/preview"): {"json": {"profile": "u-ana"}},
+    ("POST", "/api/v1/campaigns/{campaign_id}/test-send"): {"json": {"profile": "u-ana"}},
     ("POST", "/api/v1/reports"): {"json": REPORT},
     ("POST", "/api/v1/segments"): {"json": SEGMENT},
     ("POST", "/api/v1/segments/estimate"): {"json": SEGMENT},
@@ -91,6 +102,7 @@ class Tenant:
     key_ids: list[str]
     suppressed: list[tuple[str, str]]
     segment_ids: list[str]
+    campaign_ids: list[str] = field(default_factory=list)
     sentinels: set[str] = field(default_factory=set)
 
     def samples(self, names: tuple[str, ...]) -> list[dict[str, str]]:
@@ -99,6 +111,7 @@ class Tenant:
             ("reference",): [(r,) for r in self.references], ("erasure_id",): [(self.erasure_id,)],
             ("merge_id",): [(self.merge_id,)], ("key_id",): [(k,) for k in self.key_ids],
             ("channel", "address"): self.suppressed, ("segment_id",): [(s,) for s in self.segment_ids],
+            ("campaign_id",): [(c,) for c in self.campaign_ids],
         }
         assert names in known, f"add workspace A's ids for path parameters {names} to the isolation matrix"
         return [dict(zip(names, values, strict=True)) for values in known[names]]
@@ -144,16 +157,28 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
     assert segment.status_code == 201, segment.text
     refreshed = client.post(f"/api/v1/segments/{segment.json()['id']}/refresh", headers=secret)
     assert refreshed.json()["members"] == 1, refreshed.text
+    # A campaign that ran: ledger rows, an outbox message, a contact policy of A's own.
+    assert client.put("/api/v1/contact-policy", headers=secret,
+                      json={"default_time_zone": "Pacific/Chatham"}).status_code == 200
+    campaign = client.post("/api/v1/campaigns", headers=secret, json={"name": "sentinel-campaign", "definition": {
+        "audience": {"segments": [segment.json()["id"]]}, "channels": ["in_app", "sms"], "every_channel": True,
+        "variants": [{"name": "sentinel-variant", "split": 100, "content": {
+            "in_app": {"body": "sentinel-content {{ traits.firstName }}"}, "sms": {"body": "sentinel-sms"}}}]}})
+    assert campaign.status_code == 201, campaign.text
+    assert client.post(f"/api/v1/campaigns/{campaign.json()['id']}/schedule", headers=secret).status_code == 200
+    CampaignRunner(runtime.services).tick()
+    assert len(client.get("/api/v1/outbox", headers=secret).json()["items"]) == 1
     tenant = Tenant(
         references=["u-ana", "dev-ana", "ana@example.com", "+49301234567", view["id"]],
         erasure_id=erasure.json()["id"], merge_id=merge["id"], key_ids=keys, suppressed=suppressed,
-        segment_ids=[segment.json()["id"]],
+        segment_ids=[segment.json()["id"]], campaign_ids=[campaign.json()["id"]],
     )
     tenant.sentinels = {
         *tenant.references, tenant.erasure_id, tenant.merge_id, *tenant.key_ids, a.id, merge["loser_id"],
         "Anastasia", "Sentinelburg", "sentinel-nick", "sentinel-category", "sentinel-push-token",
         "sentinel-order", "4242", "u-gone", "gone@example.com", "sentinel-key-label", "sentinel-note",
-        *tenant.segment_ids, "sentinel-segment",
+        *tenant.segment_ids, "sentinel-segment", *tenant.campaign_ids, "sentinel-campaign", "sentinel-variant",
+        "sentinel-content", "Pacific/Chatham",
     }
     return tenant
 
@@ -172,6 +197,12 @@ def snapshot(client: TestClient, a: WorkspaceCreated, tenant: Tenant) -> dict[st
     state["segments"] = client.get("/api/v1/segments", headers=secret).json()
     for segment_id in tenant.segment_ids:
         state[segment_id] = client.get(f"/api/v1/segments/{segment_id}/members", headers=secret).json()
+    state["policy"] = client.get("/api/v1/contact-policy", headers=secret).json()
+    state["campaigns"] = client.get("/api/v1/campaigns", headers=secret).json()
+    state["outbox"] = client.get("/api/v1/outbox", headers=secret).json()
+    state["sends"] = client.get("/api/v1/profiles/u-ana/sends", headers=secret).json()
+    for campaign_id in tenant.campaign_ids:
+        state[campaign_id] = client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=secret).json()
     return state
 
 
@@ -215,6 +246,9 @@ def test_foreign_secret_key_sees_and_changes_nothing_of_another_workspace(
     operations.sort(key=lambda item: (not path_params(item[0][1]), item[0] in WRITES_LAST))
 
     b_key = bearer(b.secret_key)
+    own = client.post("/api/v1/segments", headers=b_key, json=SEGMENT | {"name": "B's own audience"})
+    assert own.status_code == 201, own.text
+    CAMPAIGN["definition"]["audience"]["segments"] = [own.json()["id"]]  # type: ignore[index]
     seen = []
     for operation, description in operations:
         security = {name for requirement in description.get("security", []) for name in requirement}

@@ -37,14 +37,15 @@ def test_the_path_of_a_send_from_queue_to_provider():
     check_move(SendState.SENDING, SendState.SENT)
     check_move(SendState.SENDING, SendState.QUEUED)  # a retryable failure: try again later
     check_move(SendState.SENDING, SendState.UNKNOWN)  # stopped between hand-over and answer
-    check_move(SendState.UNKNOWN, SendState.FAILED)  # the reconciler settles it
+    check_move(SendState.UNKNOWN, SendState.FAILED, reason="rejected")  # the reconciler settles it
+    check_move(SendState.UNKNOWN, SendState.QUEUED)  # only when the channel confirms it never arrived
+    check_move(None, SendState.FAILED, reason="render_limit")  # could not even be built
     check_move(None, SendState.SKIPPED, reason="frequency_cap")
 
 
 @pytest.mark.parametrize(("current", "target"), [
     (None, SendState.SENT),  # nothing is sent without being claimed
     (SendState.QUEUED, SendState.SENT),
-    (SendState.UNKNOWN, SendState.QUEUED),  # an unknown send is never blindly resent
     (SendState.UNKNOWN, SendState.SENDING),
     (SendState.SENT, SendState.QUEUED),
     (SendState.SKIPPED, SendState.QUEUED),  # a skip stays a skip: the customer said no, or a cap held
@@ -54,24 +55,23 @@ def test_moves_that_could_resend_or_rewrite_a_settled_send_are_refused(current, 
         check_move(current, target, reason="x")
 
 
-def test_a_skip_says_why():
+def test_a_skip_or_a_failure_says_why():
     with pytest.raises(LedgerConflict, match="why"):
         check_move(SendState.QUEUED, SendState.SKIPPED)
+    with pytest.raises(LedgerConflict, match="why"):
+        check_move(None, SendState.FAILED)
 
 
 @given(st.lists(st.sampled_from(list(SendState)), max_size=12))
 def test_no_path_of_allowed_moves_sends_twice_or_leaves_a_final_state(targets):
     state: SendState | None = None
     sent = 0
-    unknown_seen = False
     for target in targets:
         try:
             check_move(state, target, reason="r")
         except LedgerConflict:
             continue
         assert state not in FINAL  # nothing moves once settled
-        assert not (unknown_seen and target is SendState.SENDING)  # never resent after an unknown hand-over
         sent += target is SendState.SENT
-        unknown_seen = unknown_seen or target is SendState.UNKNOWN
         state = target
     assert sent <= 1

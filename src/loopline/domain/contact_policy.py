@@ -149,7 +149,7 @@ def decide(
             opens, reason = reopens, "frequency_cap"
     quiet = policy.quiet_hours
     if quiet is not None and message.channel in quiet.channels:
-        morning = _after_quiet_hours(quiet, opens, _zone(time_zone, policy.default_time_zone))
+        morning = after_quiet_hours(quiet, opens, zone_of(time_zone, policy.default_time_zone))
         if morning > opens:
             opens, reason = morning, "quiet_hours"
     if opens == now:
@@ -168,14 +168,15 @@ def _counts(cap: Cap, sent: Sent, message: Message, now: datetime) -> bool:
     return not cap.per_campaign or sent.campaign_id == message.campaign_id
 
 
-def _zone(name: str | None, default: str) -> ZoneInfo:
+def zone_of(name: str | None, default: str) -> ZoneInfo:
+    """Return the named time zone, or ``default`` when the name is missing, unknown or malformed."""
     try:
         return ZoneInfo(name) if name else ZoneInfo(default)
-    except (ValueError, LookupError):  # an unknown or malformed zone name falls back
+    except (ValueError, LookupError):
         return ZoneInfo(default)
 
 
-def _after_quiet_hours(quiet: QuietHours, moment: datetime, zone: ZoneInfo) -> datetime:
+def after_quiet_hours(quiet: QuietHours, moment: datetime, zone: ZoneInfo) -> datetime:
     """Return ``moment`` if it lies outside the quiet hours where the customer is, else when they end."""
     local = moment.astimezone(zone)
     if not quiet.holds(local.time()):

@@ -13,9 +13,11 @@ States, and who moves a row between them:
 - ``sending``: claimed by a delivery worker;
 - ``sent`` / ``failed``: the provider accepted it / refused it for good (terminal);
 - ``unknown``: the worker stopped between handing it over and recording the answer; a
-  reconciler asks the provider and settles it as sent or failed — never blindly resent;
+  reconciler asks the provider and settles it as sent, or queues it again only when the
+  provider confirms it never arrived — never blindly resent;
 - ``skipped``: not sent, with a reason (policy, consent, suppression, a stopped campaign);
-  terminal.
+  terminal. A message that could not even be built (its template failed to render) starts
+  as ``failed``, with the reason.
 
 A retryable failure returns a ``sending`` row to ``queued`` for a later attempt.
 """
@@ -38,11 +40,11 @@ class SendState(StrEnum):
 
 
 FINAL = frozenset({SendState.SENT, SendState.FAILED, SendState.SKIPPED})
-FIRST = frozenset({SendState.QUEUED, SendState.SKIPPED})
+FIRST = frozenset({SendState.QUEUED, SendState.SKIPPED, SendState.FAILED})
 MOVES: dict[SendState, frozenset[SendState]] = {
     SendState.QUEUED: frozenset({SendState.SENDING, SendState.SKIPPED}),
     SendState.SENDING: frozenset({SendState.SENT, SendState.FAILED, SendState.UNKNOWN, SendState.QUEUED}),
-    SendState.UNKNOWN: frozenset({SendState.SENT, SendState.FAILED}),
+    SendState.UNKNOWN: frozenset({SendState.SENT, SendState.FAILED, SendState.QUEUED}),
     SendState.SENT: frozenset(),
     SendState.FAILED: frozenset(),
     SendState.SKIPPED: frozenset(),
@@ -55,8 +57,8 @@ class LedgerConflict(ValueError):
 
 def check_move(current: SendState | None, target: SendState, *, reason: str = "") -> None:
     """Raise LedgerConflict unless a row may go from ``current`` (None: no row yet) to ``target``."""
-    if target is SendState.SKIPPED and not reason:
-        raise LedgerConflict("a skipped send records why")
+    if target in (SendState.SKIPPED, SendState.FAILED) and not reason:
+        raise LedgerConflict(f"a {target} send records why")
     allowed = FIRST if current is None else MOVES[current]
     if target not in allowed:
         where = "a new send" if current is None else f"a {current} send"

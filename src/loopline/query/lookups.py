@@ -85,3 +85,23 @@ def trait_seen_sql(dialect: Dialect, *, workspace_id: str, path: Sequence[str]) 
         f"SELECT 1 FROM mart_profiles p WHERE p.workspace_id = {dialect.text(workspace_id)}"
         f" AND {dialect.json_present('p.traits', path)} LIMIT 1"
     )
+
+
+def audience_sql(
+    dialect: Dialect, *, workspace_id: str, segment_ids: Sequence[str], exclude: Sequence[str], after: str,
+    limit: int,
+) -> str:
+    """Return the next page of a campaign's audience: members of any segment, minus members of any excluded one."""
+    def within(ids: Sequence[str]) -> str:
+        return ", ".join(dialect.text(segment_id) for segment_id in ids)
+
+    query = (
+        f"SELECT DISTINCT m.profile_id FROM mart_segment_members m WHERE m.workspace_id = {dialect.text(workspace_id)}"
+        f" AND m.segment_id IN ({within(segment_ids)}) AND m.profile_id > {dialect.text(after)}"
+    )
+    if exclude:
+        query += (
+            f" AND m.profile_id NOT IN (SELECT x.profile_id FROM mart_segment_members x"
+            f" WHERE x.workspace_id = m.workspace_id AND x.segment_id IN ({within(exclude)}))"
+        )
+    return f"{query} ORDER BY m.profile_id LIMIT {int(limit)}"

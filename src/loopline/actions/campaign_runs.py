@@ -1,0 +1,216 @@
+"""Running campaigns: start what is due, claim the audience batch by batch, hand over, finish.
+
+One tick of the scheduler looks at due campaigns. A scheduler holds a campaign through a
+lease (renewed with every batch), so two schedulers never work the same campaign at once;
+and every recipient is claimed under a unique send key, so even a lost lease cannot send
+twice (F7). A batch is: the next page of the audience after the cursor (members in profile
+id order), one claim transaction (control group, channel, consent, suppression, caps,
+quiet hours, rendering), the hand-over of what is due now, and only then the cursor moves.
+A crash anywhere in between re-runs the batch: its keys are found claimed, its queued sends
+are handed over, nothing is sent twice and nobody is skipped (F6).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ulid import ULID
+
+from loopline.actions.campaigns import definition_of, render_limits
+from loopline.actions.claims import LedgerSource, Render, decide_and_record
+from loopline.actions.contact_policy import get_policy
+from loopline.actions.delivery import do_deliver_due, do_reconcile
+from loopline.actions.messages import CompiledContent, compile_contents, context_for, render_content
+from loopline.domain.campaign_sends import Run, plan
+from loopline.domain.campaigns import (
+    CampaignDefinition,
+    Status,
+    missed,
+    next_occurrence,
+    occurrence_name,
+)
+from loopline.domain.contact_rules import PolicyDocument
+from loopline.domain.templates import RenderLimits
+from loopline.query.lookups import audience_sql
+from loopline.services import Services
+from loopline.store.sql.campaigns import CampaignRow
+
+
+@dataclass(slots=True)
+class TickReport:
+    """What one scheduler tick did."""
+
+    started: list[str] = field(default_factory=list)
+    claimed: int = 0
+    sent: int = 0
+    completed: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+
+
+class CampaignRunner:
+    """Runs due campaigns; several runners (threads or processes) may tick at once."""
+
+    def __init__(self, services: Services, *, owner: str | None = None) -> None:
+        self.services = services
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{str(ULID())[-8:]}"
+
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self.services.settings.campaign_lease_s)
+
+    def tick(self, *, now: datetime | None = None, max_batches: int | None = None) -> TickReport:
+        """Start due campaigns, work running ones, hand over due deferred sends and settle lost answers."""
+        now = now or self.services.clock.now()
+        report = TickReport()
+        for row in self.services.campaigns.due(now=now):
+            if not self.services.campaigns.take_lease(campaign_id=row.id, owner=self.owner, until=now + self._lease,
+                                                      now=now):
+                continue  # another scheduler works it
+            try:
+                self._work(row, now=now, report=report, max_batches=max_batches)
+            finally:
+                self.services.campaigns.release_lease(campaign_id=row.id, owner=self.owner)
+        report.sent += do_deliver_due(self.services, now=now).sent
+        do_reconcile(self.services, now=now)
+        return report
+
+    def _work(self, row: CampaignRow, *, now: datetime, report: TickReport, max_batches: int | None) -> None:
+        definition = definition_of(row)
+        if row.status == Status.SCHEDULED:
+            started = self._start(row, definition, now=now, report=report)
+            if started is None:
+                return
+            row = started
+        batches = 0
+        while row.status == Status.RUNNING and not row.audience_done:
+            if max_batches is not None and batches >= max_batches:
+                return
+            advanced = self._batch(row, definition, now=now, report=report)
+            if advanced is None:
+                return  # paused, cancelled or taken over meanwhile
+            row, batches = advanced, batches + 1
+        self._finish_if_settled(row, definition, now=now, report=report)
+
+    def _start(self, row: CampaignRow, definition: CampaignDefinition, *, now: datetime,
+               report: TickReport) -> CampaignRow | None:
+        services, schedule = self.services, definition.schedule
+        due = row.next_run_at or now
+        lateness = timedelta(minutes=services.settings.campaign_max_lateness_minutes)
+        if schedule.ends_at is not None and due > schedule.ends_at:
+            services.campaigns.change(workspace_id=row.workspace_id, campaign_id=row.id, expect=(Status.SCHEDULED,),
+                                      now=now, status=Status.COMPLETED, completed_at=now,
+                                      status_reason="the recurring schedule ended")
+            report.completed.append(row.id)
+            return None
+        if missed(due, now=now, lateness=lateness):
+            note = (f"missed_schedule: due at {due.isoformat()}, {_late(now - due)} late (more than the "
+                    f"{_late(lateness)} allowed)")
+            if schedule.kind == "recurring":
+                services.campaigns.change(workspace_id=row.workspace_id, campaign_id=row.id,
+                                          expect=(Status.SCHEDULED,), now=now,
+                                          next_run_at=next_occurrence(schedule, after=now),
+                                          status_reason=note + "; that run was skipped")
+            else:
+                services.campaigns.change(workspace_id=row.workspace_id, campaign_id=row.id,
+                                          expect=(Status.SCHEDULED,), now=now, status=Status.PAUSED,
+                                          status_reason=note + "; resume to send now, or cancel")
+            report.held.append(row.id)
+            return None
+        started = services.campaigns.change(
+            workspace_id=row.workspace_id, campaign_id=row.id, expect=(Status.SCHEDULED,), now=now,
+            status=Status.RUNNING, occurrence=occurrence_name(schedule, due), run_started_at=now, cursor="",
+            audience_done=False, claimed=0, status_reason="",
+        )
+        if started is not None:
+            report.started.append(row.id)
+        return started
+
+    def _batch(self, row: CampaignRow, definition: CampaignDefinition, *, now: datetime,
+               report: TickReport) -> CampaignRow | None:
+        services = self.services
+        size = services.settings.campaign_batch_size
+        sql = audience_sql(services.mart.dialect, workspace_id=row.workspace_id,
+                           segment_ids=definition.audience.segments, exclude=definition.audience.exclude,
+                           after=row.cursor, limit=size)
+        timeout = services.settings.segment_refresh_timeout_s
+        ids = [str(found[0]) for found in services.mart.fetch(sql, timeout_s=timeout)]
+        if ids:
+            report.claimed += self._claim(row, definition, ids, now=now)
+            # Hand over what is due now before the cursor moves past these customers.
+            while (delivered := do_deliver_due(services, now=now, limit=size, source_id=row.id)).taken:
+                report.sent += delivered.sent
+        moved = services.campaigns.advance(
+            campaign_id=row.id, owner=self.owner, cursor=ids[-1] if ids else row.cursor, claimed=len(ids),
+            audience_done=len(ids) < size, until=now + self._lease, now=now,
+        )
+        if not moved:
+            return None
+        return services.campaigns.get(workspace_id=row.workspace_id, campaign_id=row.id)
+
+    def _claim(self, row: CampaignRow, definition: CampaignDefinition, ids: list[str], *, now: datetime) -> int:
+        services = self.services
+        policy: PolicyDocument = get_policy(services, workspace_id=row.workspace_id)
+        rules, limits = policy.rules(), render_limits(services)
+        compiled, _ = compile_contents(definition)
+        started = row.run_started_at or now
+        run = Run(row.workspace_id, row.id, definition, row.occurrence or "", started,
+                  policy.global_control_percent, policy.default_time_zone)
+        source = LedgerSource("campaign", row.id, row.occurrence or "")
+        keys = [p.intent.send_key for index, pid in enumerate(ids)
+                for p in plan(run, profile_id=pid, time_zone=None, position=row.claimed + index, now=now)]
+        recorded = 0
+        with services.send_ledger.claiming(workspace_id=row.workspace_id, profile_ids=ids, send_keys=keys,
+                                           since=now - policy.lookback()) as claim:
+            for index, profile_id in enumerate(ids):
+                recipient = claim.recipients.get(profile_id)
+                if recipient is None:
+                    continue  # merged away or erased since the segment was refreshed
+                context = context_for(recipient, campaign={"id": row.id, "name": row.name})
+                for planned in plan(run, profile_id=profile_id, time_zone=recipient.contact.time_zone,
+                                    position=row.claimed + index, now=now):
+                    state = decide_and_record(
+                        claim, source=source, intent=planned.intent, rules=rules, now=now,
+                        variant=definition.variants[planned.variant].name,
+                        render=_renderer(compiled, planned.variant, context, limits),
+                    )
+                    recorded += state is not None
+        return recorded
+
+    def _finish_if_settled(self, row: CampaignRow, definition: CampaignDefinition, *, now: datetime,
+                           report: TickReport) -> None:
+        """Complete a run whose audience is done and whose every send is settled (never before)."""
+        if row.status != Status.RUNNING or not row.audience_done:
+            return
+        if self.services.send_ledger.count_pending(source_id=row.id, occurrence=row.occurrence or "") > 0:
+            return  # deferred sends (local time, quiet hours, throttle) are still waiting
+        schedule = definition.schedule
+        if schedule.kind == "recurring":
+            following = next_occurrence(schedule, after=max(now, row.run_started_at or now))
+            ended = schedule.ends_at is not None and following > schedule.ends_at
+            values: dict[str, Any] = (
+                {"status": Status.COMPLETED, "completed_at": now} if ended
+                else {"status": Status.SCHEDULED, "next_run_at": following, "occurrence": None}
+            )
+        else:
+            values = {"status": Status.COMPLETED, "completed_at": now}
+        done = self.services.campaigns.change(workspace_id=row.workspace_id, campaign_id=row.id,
+                                              expect=(Status.RUNNING,), now=now, **values)
+        if done is not None and done.status == Status.COMPLETED:
+            report.completed.append(row.id)
+
+
+def _renderer(compiled: dict[tuple[int, str], CompiledContent], variant: int, context: dict[str, Any],
+              limits: RenderLimits) -> Render:
+    def build(channel: str) -> dict[str, Any]:
+        return render_content(compiled[(variant, channel)], context, limits=limits)
+
+    return build
+
+
+def _late(delay: timedelta) -> str:
+    minutes = int(delay.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"

@@ -1,0 +1,34 @@
+"""Read and replace a workspace's contact policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loopline.domain.campaigns import CampaignInvalid
+from loopline.domain.contact_rules import PolicyDocument, parse_policy
+from loopline.services import Services
+
+
+class PolicyRejected(ValueError):
+    """A policy document that cannot be saved; ``problems`` says where and why."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(problem["message"] for problem in problems))
+        self.code, self.problems = "invalid_policy", problems
+
+
+def get_policy(services: Services, *, workspace_id: str) -> PolicyDocument:
+    """Return the workspace's policy, the defaults when it never set one."""
+    stored = services.contact_policies.get(workspace_id=workspace_id)
+    return PolicyDocument.model_validate(stored) if stored is not None else PolicyDocument()
+
+
+def do_set_policy(services: Services, *, workspace_id: str, data: Any) -> PolicyDocument:
+    """Validate and store a policy document; it governs every send claimed from now on."""
+    try:
+        document = parse_policy(data)
+    except CampaignInvalid as error:
+        raise PolicyRejected(error.problems) from None
+    services.contact_policies.put(workspace_id=workspace_id, policy=document.model_dump(mode="json"),
+                                  now=services.clock.now())
+    return document

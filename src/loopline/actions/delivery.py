@@ -1,0 +1,116 @@
+"""Handing claimed sends to their channels, and settling hand-offs whose answer was lost.
+
+A due send is moved to ``sending`` (so no other worker takes it), checked once more against
+consent and the suppression list (an unsubscribe while it waited wins), handed to its
+channel with its send key as the idempotency key, and settled as sent, failed (for good)
+or queued again (a retryable refusal). A worker that dies after the hand-off leaves the send
+in ``sending``; after a while it becomes ``unknown`` and the reconciler asks the channel:
+received means sent, not received means queued again — never a blind resend.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from loopline.actions.contact_policy import get_policy
+from loopline.domain.contact_policy import Priority
+from loopline.domain.recipients import recheck
+from loopline.domain.send_ledger import SendState
+from loopline.ports import Outbound
+from loopline.services import Services
+from loopline.store.sql.send_ledger import Due
+
+MAX_ATTEMPTS = 5
+Settled = tuple[str, SendState, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What one hand-off round did."""
+
+    taken: int
+    sent: int
+    failed: int
+    skipped: int
+    retried: int
+
+
+def do_deliver_due(
+    services: Services, *, now: datetime, limit: int = 1_000, source_id: str | None = None,
+) -> DeliveryReport:
+    """Hand over up to ``limit`` due sends (of one source, or all) and record the answers."""
+    due = services.send_ledger.take_due(now=now, limit=limit, source_id=source_id)
+    outcomes = hand_over(services, due, now=now)
+    if outcomes:
+        services.send_ledger.settle(outcomes=outcomes, now=now)
+    counts = defaultdict(int, {state: sum(1 for o in outcomes if o[1] == state) for state in SendState})
+    return DeliveryReport(len(due), counts[SendState.SENT], counts[SendState.FAILED], counts[SendState.SKIPPED],
+                          counts[SendState.QUEUED])
+
+
+def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[Settled]:
+    """Check each send once more, give the rest to their channels, and return how each one ended."""
+    outcomes: list[Settled] = []
+    ready: dict[str, list[Outbound]] = defaultdict(list)
+    for workspace_id, rows in _by_workspace(due).items():
+        rules = get_policy(services, workspace_id=workspace_id).rules()
+        with services.engine.connect() as conn:
+            recipients = services.send_ledger.contacts.load(conn, workspace_id=workspace_id,
+                                                            profile_ids=[r.profile_id for r in rows])
+        for row in rows:
+            recipient = recipients.get(row.profile_id)
+            if recipient is None:
+                outcomes.append((row.send_key, SendState.SKIPPED, "profile_gone", "the profile was erased or merged"))
+                continue
+            if row.expires_at is not None and row.expires_at <= now:
+                expired = f"expired at {row.expires_at.isoformat()}"
+                outcomes.append((row.send_key, SendState.SKIPPED, "expired", expired))
+                continue
+            refusal = recheck(recipient.contact, channel=row.channel, address=row.address, topic=row.topic,
+                              priority=Priority(row.priority), rules=rules)
+            if refusal is not None:
+                outcomes.append((row.send_key, SendState.SKIPPED, *refusal))
+                continue
+            payload = row.payload
+            ready[row.channel].append(Outbound(
+                row.send_key, row.workspace_id, row.source_id, row.profile_id, row.channel, row.address,
+                payload.get("subject"), str(payload.get("body", "")), payload.get("url"),
+            ))
+    attempts = {row.send_key: row.attempts for row in due}
+    for channel, messages in ready.items():
+        for answer in services.channels[channel].deliver(messages):
+            if answer.accepted:
+                outcomes.append((answer.send_key, SendState.SENT, "", ""))
+            elif answer.permanent or attempts[answer.send_key] >= MAX_ATTEMPTS:
+                outcomes.append((answer.send_key, SendState.FAILED, answer.reason or "rejected", answer.detail))
+            else:
+                outcomes.append((answer.send_key, SendState.QUEUED, answer.reason or "retry", answer.detail))
+    return outcomes
+
+
+def _by_workspace(due: Sequence[Due]) -> dict[str, list[Due]]:
+    grouped: dict[str, list[Due]] = defaultdict(list)
+    for row in due:
+        grouped[row.workspace_id].append(row)
+    return grouped
+
+
+def do_reconcile(services: Services, *, now: datetime, limit: int = 1_000) -> tuple[int, int]:
+    """Settle hand-offs with no recorded answer by asking the channel; return (sent, queued again)."""
+    services.send_ledger.mark_stale_unknown(
+        older_than=now - timedelta(seconds=services.settings.send_unknown_after_s), now=now)
+    unknown = services.send_ledger.list_unknown(limit=limit)
+    by_channel: dict[str, list[str]] = defaultdict(list)
+    for key, channel in unknown:
+        by_channel[channel].append(key)
+    received: set[str] = set()
+    for channel, keys in by_channel.items():
+        received |= services.channels[channel].received(keys)
+    services.send_ledger.settle(outcomes=[(key, SendState.SENT, "reconciled", "") for key in sorted(received)],
+                                now=now)
+    lost = [key for key, _ in unknown if key not in received]
+    services.send_ledger.requeue(send_keys=lost, now=now)
+    return len(received), len(lost)

@@ -1,0 +1,1 @@
+"""Channel adapters: the ways a message leaves the platform (see ``ports.Channel``)."""

@@ -1,0 +1,102 @@
+"""What a send needs to know about many customers at once: data to personalise with, and how to reach them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from loopline.domain.recipients import Contact
+from loopline.store.sql.tables import consents, contact_suppressions, devices, identities, profiles
+
+CHUNK = 900  # under SQLite's bound-parameter limit with room for the other parameters
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One customer as a message sees them: their data for templates, and how to reach them."""
+
+    contact: Contact
+    traits: dict[str, Any]
+    computed: dict[str, Any]
+    identifiers: dict[str, str]
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _time_zone(traits: dict[str, Any], computed: dict[str, Any]) -> str | None:
+    # A zone the customer set (a trait) beats the one their last location implied.
+    for name in ("timezone", "time_zone"):
+        if isinstance(traits.get(name), str):
+            return str(traits[name])
+    location = computed.get("location") or {}
+    zone = location.get("time_zone") if isinstance(location, dict) else None
+    return zone if isinstance(zone, str) else None
+
+
+class SqlContactBook:
+    """Reads recipients in bulk, on the caller's connection so a claim sees one consistent state."""
+
+    def load(self, conn: sa.Connection, *, workspace_id: str, profile_ids: Sequence[str]) -> dict[str, Recipient]:
+        """Return the live (not merged-away) profiles among ``profile_ids`` with their addresses and consents."""
+        unique = sorted(set(profile_ids))
+        found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        addresses: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        named: dict[str, dict[str, str]] = defaultdict(dict)
+        choices: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
+        for chunk in _chunks(unique):
+            for row in conn.execute(sa.select(profiles.c.id, profiles.c.traits, profiles.c.computed).where(
+                profiles.c.workspace_id == workspace_id, profiles.c.id.in_(chunk), profiles.c.merged_into.is_(None),
+            )):
+                found[row.id] = (dict(row.traits or {}), dict(row.computed or {}))
+            named_rows = sa.select(identities.c.profile_id, identities.c.kind, identities.c.value)
+            for named_row in conn.execute(named_rows.where(
+                identities.c.workspace_id == workspace_id, identities.c.profile_id.in_(chunk),
+            ).order_by(identities.c.created_at)):
+                owner, kind, value = named_row.profile_id, named_row.kind, named_row.value
+                named[owner].setdefault(kind, value)
+                if kind in ("email", "phone"):
+                    addresses[owner]["email" if kind == "email" else "sms"].append(value)
+            for device in conn.execute(sa.select(devices.c.profile_id, devices.c.platform, devices.c.push_token).where(
+                devices.c.workspace_id == workspace_id, devices.c.profile_id.in_(chunk),
+                devices.c.push_token.is_not(None),
+            ).order_by(devices.c.last_seen.desc())):
+                channel = "web_push" if (device.platform or "").lower() == "web" else "push"
+                addresses[device.profile_id][channel].append(device.push_token)
+            for choice in conn.execute(sa.select(consents.c.profile_id, consents.c.channel, consents.c.topic,
+                                              consents.c.status).where(
+                consents.c.workspace_id == workspace_id, consents.c.profile_id.in_(chunk),
+            )):
+                choices[choice.profile_id][(choice.channel, choice.topic)] = choice.status
+        suppressed = self._suppressed(conn, workspace_id, addresses)
+        result: dict[str, Recipient] = {}
+        for profile_id, (traits, computed) in found.items():
+            reach = {channel: tuple(values) for channel, values in addresses[profile_id].items()}
+            reach["in_app"] = (profile_id,)  # shown inside the app to whoever is signed in as this profile
+            listed = frozenset((c, a) for c, values in reach.items() for a in values if (c, a) in suppressed)
+            contact = Contact(profile_id, reach, choices.get(profile_id, {}), listed, _time_zone(traits, computed))
+            result[profile_id] = Recipient(contact, traits, computed, named.get(profile_id, {}))
+        return result
+
+    @staticmethod
+    def _suppressed(
+        conn: sa.Connection, workspace_id: str, addresses: dict[str, dict[str, list[str]]]
+    ) -> set[tuple[str, str]]:
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for reach in addresses.values():
+            for channel, values in reach.items():
+                wanted[channel].update(values)
+        found: set[tuple[str, str]] = set()
+        table = contact_suppressions
+        for channel, addresses_on_channel in wanted.items():
+            for chunk in _chunks(sorted(addresses_on_channel)):
+                found.update((channel, address) for address in conn.execute(sa.select(table.c.address).where(
+                    table.c.workspace_id == workspace_id, table.c.channel == channel, table.c.address.in_(chunk),
+                )).scalars())
+        return found

@@ -1,0 +1,250 @@
+"""The send ledger in the operational store: claims, hand-offs, and the answer to "why (not)?".
+
+A claim is one transaction: lock the customers, see which send keys exist, read what the
+customers already received and how to reach them (consent, suppression), let the caller
+decide, and insert the outcomes. Two claims for the same customer — two schedulers, fifty
+triggers — queue behind the lock, so the second sees the first one's row and the frequency
+cap holds exactly (F9). On PostgreSQL the lock is the customers' profile rows, taken in id
+order so two claims never deadlock; SQLite writers are serialised by ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from loopline.domain.contact_policy import Priority, Sent
+from loopline.domain.recipients import Earlier
+from loopline.domain.send_ledger import SendState
+from loopline.store.sql.contacts import CHUNK, Recipient, SqlContactBook
+from loopline.store.sql.engine import writer
+from loopline.store.sql.rows import as_dict, aware
+from loopline.store.sql.tables import campaigns, profiles, sends
+from loopline.store.sql.upsert import upsert
+
+COUNTED = (SendState.QUEUED, SendState.SENDING, SendState.SENT, SendState.UNKNOWN)
+PENDING = (SendState.QUEUED, SendState.SENDING, SendState.UNKNOWN)
+
+
+@dataclass(slots=True)
+class Claim:
+    """An open claim: what the ledger knows about the batch's customers, and the rows to record."""
+
+    conn: sa.Connection
+    workspace_id: str
+    existing: set[str]
+    history: dict[str, list[Earlier]]
+    recipients: dict[str, Recipient]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Add a ledger row to insert when the claim commits; a decided send also joins the history."""
+        self.rows.append({**row, "workspace_id": self.workspace_id})
+        self.existing.add(row["send_key"])
+        if row["state"] == SendState.QUEUED:
+            sent = Sent(row["created_at"], row["channel"], Priority(row["priority"]), row["source_id"])
+            self.history.setdefault(row["profile_id"], []).append(Earlier(sent, row.get("offer")))
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A queued send ready to hand over."""
+
+    send_key: str
+    workspace_id: str
+    source_kind: str
+    source_id: str
+    profile_id: str
+    channel: str
+    address: str | None
+    topic: str
+    priority: str
+    payload: dict[str, Any]
+    expires_at: datetime | None
+    attempts: int
+
+
+class SqlSendLedger:
+    """The ledger on SQLite or PostgreSQL; every method is one transaction."""
+
+    def __init__(self, engine: sa.Engine, contacts: SqlContactBook | None = None) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self.contacts = contacts or SqlContactBook()
+
+    @contextmanager
+    def claiming(
+        self, *, workspace_id: str, profile_ids: Sequence[str], send_keys: Sequence[str], since: datetime,
+    ) -> Iterator[Claim]:
+        """Open a claim over some customers; the rows recorded on it are inserted when the block ends."""
+        unique = sorted(set(profile_ids))
+        with self._writer.begin() as conn:
+            self._lock(conn, workspace_id, unique)
+            existing: set[str] = set()
+            for chunk in _chunks(list(send_keys)):
+                existing.update(conn.execute(sa.select(sends.c.send_key).where(sends.c.send_key.in_(chunk))).scalars())
+            claim = Claim(conn, workspace_id, existing, self._history(conn, workspace_id, unique, since),
+                          self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique))
+            yield claim
+            upsert(conn, sends, claim.rows, keys=("send_key",))
+
+    def peek(
+        self, *, workspace_id: str, profile_ids: Sequence[str], since: datetime,
+    ) -> tuple[dict[str, list[Earlier]], dict[str, Recipient]]:
+        """Return what a claim would see (history and recipients) without claiming: for previews."""
+        unique = sorted(set(profile_ids))
+        with self._engine.connect() as conn:
+            return (self._history(conn, workspace_id, unique, since),
+                    self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique))
+
+    @staticmethod
+    def _lock(conn: sa.Connection, workspace_id: str, profile_ids: list[str]) -> None:
+        if conn.dialect.name != "postgresql":
+            return
+        for chunk in _chunks(profile_ids):
+            conn.execute(sa.select(profiles.c.id).where(profiles.c.workspace_id == workspace_id,
+                                                        profiles.c.id.in_(chunk)).order_by(profiles.c.id).with_for_update())
+
+    @staticmethod
+    def _history(
+        conn: sa.Connection, workspace_id: str, profile_ids: list[str], since: datetime,
+    ) -> dict[str, list[Earlier]]:
+        history: dict[str, list[Earlier]] = {}
+        for chunk in _chunks(profile_ids):
+            for row in conn.execute(sa.select(
+                sends.c.profile_id, sends.c.created_at, sends.c.channel, sends.c.priority, sends.c.source_id,
+                sends.c.offer,
+            ).where(sends.c.workspace_id == workspace_id, sends.c.profile_id.in_(chunk),
+                    sends.c.state.in_(COUNTED), sends.c.created_at > since)):
+                sent = Sent(aware(row.created_at), row.channel, Priority(row.priority), row.source_id)  # type: ignore[arg-type]
+                history.setdefault(row.profile_id, []).append(Earlier(sent, row.offer))
+        return history
+
+    def take_due(self, *, now: datetime, limit: int, source_id: str | None = None,
+                 send_keys: Sequence[str] | None = None) -> list[Due]:
+        """Move up to ``limit`` due queued sends to ``sending`` and return them (held campaigns wait)."""
+        query = sa.select(sends.c.send_key).where(
+            sends.c.state == SendState.QUEUED, sa.or_(sends.c.not_before.is_(None), sends.c.not_before <= now),
+            # A paused or unscheduled campaign holds its queued sends until it runs again.
+            sa.or_(sends.c.source_kind != "campaign", sends.c.source_id.in_(
+                sa.select(campaigns.c.id).where(campaigns.c.status.in_(("running", "completed"))))),
+        )
+        if source_id is not None:
+            query = query.where(sends.c.source_id == source_id)
+        if send_keys is not None:
+            query = query.where(sends.c.send_key.in_(list(send_keys)))
+        with self._writer.begin() as conn:
+            keys = list(conn.execute(query.order_by(sends.c.not_before, sends.c.send_key).limit(limit)).scalars())
+            taken: list[Due] = []
+            for chunk in _chunks(keys):
+                taken.extend(Due(
+                    r.send_key, r.workspace_id, r.source_kind, r.source_id, r.profile_id, r.channel, r.address,
+                    r.topic, r.priority, dict(r.payload or {}), aware(r.expires_at), r.attempts,
+                ) for r in conn.execute(
+                    sends.update().where(sends.c.send_key.in_(chunk), sends.c.state == SendState.QUEUED)
+                    .values(state=SendState.SENDING, attempts=sends.c.attempts + 1, updated_at=now)
+                    .returning(*sends.c)
+                ))
+        return taken
+
+    def settle(self, *, outcomes: Sequence[tuple[str, SendState, str, str]], now: datetime) -> None:
+        """Record how hand-offs ended: (send key, sent / failed / skipped / queued, reason, detail)."""
+        with self._writer.begin() as conn:
+            for state in {state for _, state, _, _ in outcomes}:
+                values: dict[str, Any] = {"state": state, "updated_at": now,
+                                          "reason": sa.bindparam("b_reason"), "detail": sa.bindparam("b_detail")}
+                if state in (SendState.SENT, SendState.FAILED, SendState.SKIPPED):
+                    values["payload"] = None  # rendered content (personal data) is kept only until handed over
+                if state == SendState.SENT:
+                    values["sent_at"] = now
+                statement = sends.update().where(
+                    sends.c.send_key == sa.bindparam("b_key"),
+                    sa.or_(sends.c.state == SendState.SENDING, sends.c.state == SendState.UNKNOWN),
+                ).values(**values)
+                conn.execute(statement, [{"b_key": key, "b_reason": reason, "b_detail": detail[:500]}
+                                         for key, s, reason, detail in outcomes if s == state])
+
+    def mark_stale_unknown(self, *, older_than: datetime, now: datetime) -> int:
+        """Move sends stuck in ``sending`` since before ``older_than`` to ``unknown``; return how many."""
+        with self._writer.begin() as conn:
+            return int(conn.execute(
+                sends.update().where(sends.c.state == SendState.SENDING, sends.c.updated_at < older_than)
+                .values(state=SendState.UNKNOWN, updated_at=now)
+            ).rowcount)
+
+    def list_unknown(self, *, limit: int) -> list[tuple[str, str]]:
+        """Return (send key, channel) of sends whose hand-off has no recorded answer."""
+        with self._engine.connect() as conn:
+            return [(r.send_key, r.channel) for r in conn.execute(
+                sa.select(sends.c.send_key, sends.c.channel).where(sends.c.state == SendState.UNKNOWN)
+                .order_by(sends.c.send_key).limit(limit))]
+
+    def requeue(self, *, send_keys: Sequence[str], now: datetime) -> None:
+        """Put ``unknown`` sends the channel never received back in the queue."""
+        with self._writer.begin() as conn:
+            for chunk in _chunks(list(send_keys)):
+                conn.execute(sends.update().where(sends.c.send_key.in_(chunk), sends.c.state == SendState.UNKNOWN)
+                             .values(state=SendState.QUEUED, updated_at=now))
+
+    def skip_pending(self, *, workspace_id: str, reason: str, now: datetime, source_id: str | None = None,
+                     profile_id: str | None = None) -> int:
+        """Skip every queued send of a source or a customer (a cancelled campaign, an erased person)."""
+        query = sends.update().where(sends.c.workspace_id == workspace_id, sends.c.state == SendState.QUEUED)
+        if source_id is not None:
+            query = query.where(sends.c.source_id == source_id)
+        if profile_id is not None:
+            query = query.where(sends.c.profile_id == profile_id)
+        with self._writer.begin() as conn:
+            return int(conn.execute(query.values(state=SendState.SKIPPED, reason=reason, payload=None,
+                                                 updated_at=now)).rowcount)
+
+    def forget_profile(self, *, workspace_id: str, profile_id: str, now: datetime) -> None:
+        """Stop a person's pending sends and drop the personal data the ledger holds about them."""
+        self.skip_pending(workspace_id=workspace_id, reason="erased", now=now, profile_id=profile_id)
+        with self._writer.begin() as conn:
+            conn.execute(sends.update().where(sends.c.workspace_id == workspace_id, sends.c.profile_id == profile_id)
+                         .values(address=None, payload=None))
+
+    def list_for_profile(self, *, workspace_id: str, profile_id: str, source_id: str | None = None,
+                         limit: int = 100) -> list[dict[str, Any]]:
+        """Return a customer's ledger rows, newest first: what was sent, skipped or queued, and why."""
+        query = sends.select().where(sends.c.workspace_id == workspace_id, sends.c.profile_id == profile_id)
+        if source_id is not None:
+            query = query.where(sends.c.source_id == source_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(sends.c.created_at.desc(), sends.c.send_key).limit(limit)).all()
+        return [as_dict(row) for row in rows]
+
+    def tally(self, *, workspace_id: str, source_id: str, occurrence: str | None = None) -> dict[str, dict[str, int]]:
+        """Return how many sends of a source are in each state, and per reason."""
+        query = sa.select(sends.c.state, sends.c.reason, sa.func.count()).where(
+            sends.c.workspace_id == workspace_id, sends.c.source_id == source_id)
+        if occurrence is not None:
+            query = query.where(sends.c.occurrence == occurrence)
+        result: dict[str, dict[str, int]] = {}
+        with self._engine.connect() as conn:
+            for state, reason, count in conn.execute(query.group_by(sends.c.state, sends.c.reason)):
+                result.setdefault(state, {})[reason] = int(count)
+        return result
+
+    def count_pending(self, *, source_id: str, occurrence: str) -> int:
+        """Return how many sends of one run are not settled yet."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).where(
+                sends.c.source_id == source_id, sends.c.occurrence == occurrence, sends.c.state.in_(PENDING),
+            )).scalar_one())
+
+
+def since_for(windows: Sequence[timedelta], now: datetime) -> datetime:
+    """Return how far back a claim must read the ledger to judge every cap and the offer window."""
+    return now - max(windows, default=timedelta(days=1))
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
