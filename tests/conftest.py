@@ -23,7 +23,9 @@ ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 # a client address may per minute; the per-address limit has tests of its own.
 GENEROUS: dict[str, Any] = {"failed_key_attempts_per_minute": 1_000_000,
                              # Tests refresh segments themselves; the background pass has a test of its own.
-                             "segment_refresh_interval_s": 3_600}
+                             "segment_refresh_interval_s": 3_600,
+                             # Tests tick the campaign scheduler with a clock they set; its thread has its own test.
+                             "scheduler_interval_s": 3_600}
 
 
 def postgres_url_or_skip() -> str:

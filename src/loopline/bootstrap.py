@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loopline.actions.campaign_runs import CampaignRunner
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.keys import KeyRing
 from loopline.actions.projection import Projector
+from loopline.actions.scheduler import Scheduler
 from loopline.actions.segment_maintenance import SegmentMaintainer
 from loopline.channels.sandbox import SandboxChannel
 from loopline.config import Settings
@@ -70,15 +72,18 @@ class Runtime:
     pipeline: IngestPipeline
     keys: KeyRing
     segments: SegmentMaintainer
+    scheduler: Scheduler
 
     def start(self) -> None:
         """Start the background threads."""
         self.writer.start()
         self.projector.start()
         self.segments.start()
+        self.scheduler.start()
 
     def stop(self) -> None:
         """Commit what is queued, project it, and release the stores."""
+        self.scheduler.stop()
         self.segments.stop()
         self.writer.stop()
         self.projector.stop()
@@ -105,4 +110,5 @@ def build_runtime(settings: Settings) -> Runtime:
         pipeline=pipeline,
         keys=KeyRing(services.workspaces, failed_per_minute=settings.failed_key_attempts_per_minute),
         segments=SegmentMaintainer(services, pipeline),
+        scheduler=Scheduler(CampaignRunner(services, pipeline=pipeline)),
     )

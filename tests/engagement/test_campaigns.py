@@ -28,3 +28,29 @@ def test_a_campaign_reaches_every_consenting_member_once_and_says_why_not_for_th
 
     shop.tick(NOW)  # a completed campaign never sends again
     assert len(shop.outbox(source_id=campaign["id"])) == 4
+
+
+def test_the_scheduler_thread_runs_a_campaign_scheduled_for_now(tmp_path):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from loopline.actions.workspaces import do_create_workspace
+    from loopline.api.app import create_app
+    from loopline.bootstrap import build_runtime
+    from loopline.config import Settings
+    from tests.conftest import ADMIN_TOKEN
+    from tests.engagement.conftest import Shop
+
+    runtime = build_runtime(Settings(data_dir=tmp_path, scheduler_interval_s=0.05, segment_refresh_interval_s=3_600))
+    with TestClient(create_app(runtime, admin_token=ADMIN_TOKEN)) as client:
+        shop = Shop(client, runtime, do_create_workspace(runtime.services, name="Threaded"))
+        shop.ingest(customers(3))
+        shop.policy(opt_in_channels=[])
+        campaign = shop.campaign(shop.segment())
+        shop.move(campaign["id"], "schedule")
+        deadline = time.monotonic() + 30
+        while len(shop.outbox()) < 3:
+            assert time.monotonic() < deadline, "the scheduler thread did not send the campaign"
+            time.sleep(0.05)
+        assert client.get("/health").json()["scheduler_error"] is None

@@ -24,7 +24,9 @@ from loopline.actions.campaigns import definition_of, render_limits
 from loopline.actions.claims import LedgerSource, Render, decide_and_record
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.delivery import do_deliver_due, do_reconcile
+from loopline.actions.ingest import IngestPipeline
 from loopline.actions.messages import CompiledContent, compile_contents, context_for, render_content
+from loopline.actions.segments import do_refresh_segment
 from loopline.domain.campaign_sends import Run, plan
 from loopline.domain.campaigns import (
     CampaignDefinition,
@@ -54,8 +56,10 @@ class TickReport:
 class CampaignRunner:
     """Runs due campaigns; several runners (threads or processes) may tick at once."""
 
-    def __init__(self, services: Services, *, owner: str | None = None) -> None:
+    def __init__(self, services: Services, *, owner: str | None = None, pipeline: IngestPipeline | None = None,
+                 ) -> None:
         self.services = services
+        self.pipeline = pipeline
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{str(ULID())[-8:]}"
 
     @property
@@ -63,9 +67,13 @@ class CampaignRunner:
         return timedelta(seconds=self.services.settings.campaign_lease_s)
 
     def tick(self, *, now: datetime | None = None, max_batches: int | None = None) -> TickReport:
-        """Start due campaigns, work running ones, hand over due deferred sends and settle lost answers."""
+        """Settle lost answers, hand over due deferred sends, then start due campaigns and work running ones."""
         now = now or self.services.clock.now()
         report = TickReport()
+        # Settle lost answers and hand over deferred sends first, so a run whose last sends
+        # go out now is found settled and completed in the same tick.
+        do_reconcile(self.services, now=now)
+        report.sent += do_deliver_due(self.services, now=now).sent
         for row in self.services.campaigns.due(now=now):
             if not self.services.campaigns.take_lease(campaign_id=row.id, owner=self.owner, until=now + self._lease,
                                                       now=now):
@@ -74,8 +82,6 @@ class CampaignRunner:
                 self._work(row, now=now, report=report, max_batches=max_batches)
             finally:
                 self.services.campaigns.release_lease(campaign_id=row.id, owner=self.owner)
-        report.sent += do_deliver_due(self.services, now=now).sent
-        do_reconcile(self.services, now=now)
         return report
 
     def _work(self, row: CampaignRow, *, now: datetime, report: TickReport, max_batches: int | None) -> None:
@@ -120,6 +126,7 @@ class CampaignRunner:
                                           status_reason=note + "; resume to send now, or cancel")
             report.held.append(row.id)
             return None
+        self._refresh_unrefreshed(row, definition)
         started = services.campaigns.change(
             workspace_id=row.workspace_id, campaign_id=row.id, expect=(Status.SCHEDULED,), now=now,
             status=Status.RUNNING, occurrence=occurrence_name(schedule, due), run_started_at=now, cursor="",
@@ -128,6 +135,16 @@ class CampaignRunner:
         if started is not None:
             report.started.append(row.id)
         return started
+
+    def _refresh_unrefreshed(self, row: CampaignRow, definition: CampaignDefinition) -> None:
+        """Evaluate audience segments that were never refreshed, so a new segment's campaign is not empty."""
+        if self.pipeline is None:
+            return
+        wanted = set(definition.audience.segments + definition.audience.exclude)
+        for segment in self.services.segments.in_workspace(workspace_id=row.workspace_id):
+            if segment.id in wanted and segment.refreshed_at is None:
+                do_refresh_segment(self.services, self.pipeline, workspace_id=row.workspace_id,
+                                   segment_id=segment.id)
 
     def _batch(self, row: CampaignRow, definition: CampaignDefinition, *, now: datetime,
                report: TickReport) -> CampaignRow | None:

@@ -84,6 +84,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
             "queued_events": rt.writer.queued_events,
             "projection_error": type(error).__name__ if error else None,
             "segments_error": type(rt.segments.last_error).__name__ if rt.segments.last_error else None,
+            "scheduler_error": type(rt.scheduler.last_error).__name__ if rt.scheduler.last_error else None,
             "projection_lag_events": max(
                 0, rt.services.events.last_seq() - rt.services.profiles.get_cursor(name=PROJECTION_CURSOR)
             ),
