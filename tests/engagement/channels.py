@@ -30,13 +30,19 @@ class CountingChannel:
 
 
 class DyingChannel:
-    """Delivers ``budget`` messages in all, then dies in the middle of a hand-over."""
+    """Delivers ``budget`` messages in all, then dies in the middle of a hand-over.
 
-    def __init__(self, inner: Channel, *, budget: int) -> None:
-        self.inner, self.budget = inner, budget
+    With ``spare`` instead, it dies in its first hand-over after delivering all but the last
+    ``spare`` messages of it (so a hand-over of two or more dies half-way).
+    """
+
+    def __init__(self, inner: Channel, *, budget: int | None = None, spare: int = 0) -> None:
+        self.inner, self.budget, self.spare = inner, budget, spare
 
     def deliver(self, messages: Sequence[Outbound]) -> list[Delivery]:
-        if len(messages) <= self.budget:
+        if self.budget is None:
+            self.budget = max(0, len(messages) - self.spare)
+        if len(messages) <= self.budget and not self.spare:
             self.budget -= len(messages)
             return self.inner.deliver(messages)
         self.inner.deliver(messages[: self.budget])
