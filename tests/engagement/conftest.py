@@ -21,6 +21,12 @@ def customers(count: int, *, plan: str = "pro") -> list[dict[str, Any]]:
             for index in range(count)]
 
 
+def person(user_id: str, **traits: str) -> dict[str, object]:
+    """Return an identify call for one more pro customer."""
+    return {"type": "identify", "userId": user_id, "timestamp": "2026-06-01T10:00:00Z",
+            "traits": {"plan": "pro", **traits}}
+
+
 class MovableClock:
     """A clock a test sets."""
 
@@ -113,4 +119,4 @@ def shop(client: Any, runtime: Any, workspace: Any) -> Shop:
     return Shop(client, runtime, workspace)
 
 
-__all__ = ["NOW", "Shop", "customers", "timedelta"]
+__all__ = ["NOW", "Shop", "customers", "person", "timedelta"]

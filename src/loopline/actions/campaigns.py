@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +23,7 @@ from loopline.domain.campaigns import (
     first_run,
     parse_campaign,
 )
-from loopline.domain.contact_policy import Priority
+from loopline.domain.contact_policy import Policy
 from loopline.domain.recipients import Intent, choose
 from loopline.domain.send_ledger import SendState, send_key
 from loopline.domain.templates import RenderFailed, RenderLimits
@@ -160,6 +160,8 @@ def do_pause_campaign(services: Services, *, workspace_id: str, campaign_id: str
 def do_resume_campaign(services: Services, *, workspace_id: str, campaign_id: str) -> CampaignRow:
     """Resume a paused campaign at its cursor, or start a run that missed its time now."""
     row = get_campaign(services, workspace_id=workspace_id, campaign_id=campaign_id)
+    if row.status != Status.PAUSED:
+        raise CampaignRejected("campaign_state", f"only a paused campaign can be resumed; this one is {row.status}")
     if row.occurrence is not None:
         return _move(services, row, Status.RUNNING, status_reason="", lease_owner=None, lease_until=None)
     return _move(services, row, Status.SCHEDULED, status_reason="", next_run_at=services.clock.now())
@@ -222,10 +224,10 @@ def preview_campaign(services: Services, *, workspace_id: str, campaign_id: str,
 
 def do_test_send(services: Services, *, workspace_id: str, campaign_id: str, reference: str,
                  channel: str | None = None) -> dict[str, Any]:
-    """Send the campaign's message to one profile now, past caps and control groups, and record it.
+    """Send the campaign's message to one profile now, past caps, quiet hours and control groups.
 
     A test send is its own ledger source (``test``), so it never takes the place of the
-    campaign's real send to that customer; consent and suppression still hold.
+    campaign's real send to that customer; consent and suppression hold as for the campaign.
     """
     row = get_campaign(services, workspace_id=workspace_id, campaign_id=campaign_id)
     definition = definition_of(row)
@@ -239,9 +241,11 @@ def do_test_send(services: Services, *, workspace_id: str, campaign_id: str, ref
     channels = (channel,) if channel else tuple(definition.channels)
     key = send_key(workspace_id=workspace_id, source=row.id, profile_id=profile.profile_id, channel="*",
                    occurrence=occurrence)
-    intent = Intent(key, profile.profile_id, channels, Priority.TRANSACTIONAL, row.id, definition.topic)
+    intent = Intent(key, profile.profile_id, channels, definition.priority, row.id, definition.topic)
     compiled, _ = compile_contents(definition)
-    rules = get_policy(services, workspace_id=workspace_id).rules()
+    policy = get_policy(services, workspace_id=workspace_id)
+    # The workspace's consent rules, without its caps and quiet hours: a tester wants it now.
+    rules = replace(policy.rules(), policy=Policy(default_time_zone=policy.default_time_zone))
     limits = render_limits(services)
     with services.send_ledger.claiming(workspace_id=workspace_id, profile_ids=[profile.profile_id],
                                        send_keys=[key], since=now - timedelta(days=1)) as claim:

@@ -49,6 +49,7 @@ def compile_contents(
                     parts[part] = compile_template(source, allowed_names=names, html=channel in HTML_CHANNELS
                                                    and part == "body")
                 except TemplateRejected as error:
+                    parts[part] = None
                     problems.append({"path": f"variants.{index}.content.{channel}.{part}", "message": error.message,
                                      "code": error.code})
             body = parts["body"]
