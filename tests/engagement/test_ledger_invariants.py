@@ -198,7 +198,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 LedgerMachine.TestCase.settings = settings(
-    max_examples=50, stateful_step_count=30, deadline=None, derandomize=True, database=None,
+    max_examples=60, stateful_step_count=30, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 test_the_ledger_keeps_its_invariants = LedgerMachine.TestCase
@@ -217,5 +217,18 @@ def test_a_hand_over_that_died_is_settled_by_asking_the_channel_never_by_resendi
         assert sorted(machine.counting.per_key.values()) == [1, 1, 1]  # the two lost ones once, the first not again
         states = sorted(str(row["state"]) for row in _rows(machine.runtime))
         assert states == ["sent", "sent", "sent"]
+    finally:
+        machine.teardown()
+
+
+def test_an_opt_out_skips_what_waits_in_the_queue_at_once():
+    machine = LedgerMachine()
+    try:
+        machine.trigger(customer=1, source=0)  # claimed a moment before the opt-out: handed over without re-reading
+        machine.unsubscribe()
+        machine.deliver()
+        machine.nothing_after_a_stop()
+        (row,) = _rows(machine.runtime)
+        assert (row["state"], row["reason"]) == ("skipped", "no_consent")
     finally:
         machine.teardown()

@@ -27,7 +27,7 @@ from loopline.actions.delivery import do_deliver_due, do_reconcile
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.messages import CompiledContent, compile_contents, context_for, render_content
 from loopline.actions.segments import do_refresh_segment
-from loopline.domain.campaign_sends import Run, plan
+from loopline.domain.campaign_sends import Run, keys_of, plan
 from loopline.domain.campaigns import (
     CampaignDefinition,
     Status,
@@ -177,8 +177,7 @@ class CampaignRunner:
         run = Run(row.workspace_id, row.id, definition, row.occurrence or "", started,
                   policy.global_control_percent, policy.default_time_zone)
         source = LedgerSource("campaign", row.id, row.occurrence or "")
-        keys = [p.intent.send_key for index, pid in enumerate(ids)
-                for p in plan(run, profile_id=pid, time_zone=None, position=row.claimed + index, now=now)]
+        keys = [key for pid in ids for key in keys_of(run, profile_id=pid)]
         recorded = 0
         with services.send_ledger.claiming(workspace_id=row.workspace_id, profile_ids=ids, send_keys=keys,
                                            since=now - policy.lookback()) as claim:

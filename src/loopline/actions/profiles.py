@@ -7,7 +7,7 @@ from typing import Any
 
 from loopline.actions.suppression_list import profile_suppressions
 from loopline.domain import commerce
-from loopline.domain.consent import check_choice
+from loopline.domain.consent import ALL_TOPICS, check_choice
 from loopline.domain.events import EventRecord
 from loopline.domain.profiles import Profile
 from loopline.services import Services
@@ -102,8 +102,12 @@ def do_update_consents(
     """Validate and record consent choices for a profile; return its consents afterwards."""
     profile = find_profile(services, workspace_id=workspace_id, reference=reference)
     checked = [check_choice(choice) for choice in choices]
-    services.privacy.set_consents(
-        workspace_id=workspace_id, profile_id=profile.profile_id, choices=checked,
-        now=services.clock.now(),
-    )
+    now = services.clock.now()
+    services.privacy.set_consents(workspace_id=workspace_id, profile_id=profile.profile_id, choices=checked, now=now)
+    # An opt-out wins over what already waits in the queue for that channel (and topic).
+    for choice in checked:
+        if choice["status"] == "opted_out":
+            services.send_ledger.skip_pending(
+                workspace_id=workspace_id, profile_id=profile.profile_id, channel=choice["channel"],
+                topic=None if choice["topic"] == ALL_TOPICS else choice["topic"], reason="no_consent", now=now)
     return services.lookups.list_consents(workspace_id=workspace_id, profile_id=profile.profile_id)

@@ -26,4 +26,5 @@ BENCHES: dict[str, Bench] = {
     "segments": _lazy("loopline.bench.segments", "run_segments"),
     "segments-incremental": _lazy("loopline.bench.incremental", "run_segments_incremental"),
     "analytics": _lazy("loopline.bench.analytics", "run_analytics"),
+    "campaign": _lazy("loopline.bench.campaign", "run_campaign"),
 }

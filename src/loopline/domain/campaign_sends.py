@@ -43,6 +43,14 @@ class Planned:
     variant: int
 
 
+def keys_of(run: Run, *, profile_id: str) -> list[str]:
+    """Return the send keys a run uses for one customer (what ``plan`` would key its intents by)."""
+    definition = run.definition
+    channels = list(definition.channels) if definition.every_channel else [ANY_CHANNEL]
+    return [send_key(workspace_id=run.workspace_id, source=run.campaign_id, profile_id=profile_id, channel=channel,
+                     occurrence=run.occurrence) for channel in channels]
+
+
 def plan(run: Run, *, profile_id: str, time_zone: str | None, position: int, now: datetime) -> list[Planned]:
     """Return the intended messages of one run to one customer (one, or one per channel)."""
     definition = run.definition

@@ -67,6 +67,7 @@ class Due:
     payload: dict[str, Any]
     expires_at: datetime | None
     attempts: int
+    claimed_at: datetime
 
 
 class SqlSendLedger:
@@ -145,6 +146,7 @@ class SqlSendLedger:
                 taken.extend(Due(
                     r.send_key, r.workspace_id, r.source_kind, r.source_id, r.profile_id, r.channel, r.address,
                     r.topic, r.priority, dict(r.payload or {}), aware(r.expires_at), r.attempts,
+                    aware(r.created_at),  # type: ignore[arg-type]
                 ) for r in conn.execute(
                     sends.update().where(sends.c.send_key.in_(chunk), sends.c.state == SendState.QUEUED)
                     .values(state=SendState.SENDING, attempts=sends.c.attempts + 1, updated_at=now)
@@ -192,13 +194,16 @@ class SqlSendLedger:
                              .values(state=SendState.QUEUED, updated_at=now))
 
     def skip_pending(self, *, workspace_id: str, reason: str, now: datetime, source_id: str | None = None,
-                     profile_id: str | None = None) -> int:
-        """Skip every queued send of a source or a customer (a cancelled campaign, an erased person)."""
+                     profile_id: str | None = None, channel: str | None = None, topic: str | None = None) -> int:
+        """Skip the queued sends of a source, a customer, or a customer's channel and topic.
+
+        A cancelled campaign, an erased person, an opt-out: what waits in the queue must not go.
+        """
         query = sends.update().where(sends.c.workspace_id == workspace_id, sends.c.state == SendState.QUEUED)
-        if source_id is not None:
-            query = query.where(sends.c.source_id == source_id)
-        if profile_id is not None:
-            query = query.where(sends.c.profile_id == profile_id)
+        for column, value in ((sends.c.source_id, source_id), (sends.c.profile_id, profile_id),
+                              (sends.c.channel, channel), (sends.c.topic, topic)):
+            if value is not None:
+                query = query.where(column == value)
         with self._writer.begin() as conn:
             return int(conn.execute(query.values(state=SendState.SKIPPED, reason=reason, payload=None,
                                                  updated_at=now)).rowcount)
