@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from loopline.actions.campaign_runs import CampaignRunner
 from loopline.actions.ingest import IngestPipeline
+from loopline.actions.journeys import JourneyEngine
 from loopline.actions.keys import KeyRing
 from loopline.actions.projection import Projector
 from loopline.actions.scheduler import Scheduler
@@ -21,6 +22,7 @@ from loopline.store.events import open_event_store
 from loopline.store.mart import open_mart
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.engine import create_store_engine
+from loopline.store.sql.journeys import SqlJourneyStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.privacy import SqlPrivacyStore
@@ -58,6 +60,7 @@ def open_services(settings: Settings) -> Services:
         contact_policies=SqlContactPolicyStore(engine),
         send_ledger=SqlSendLedger(engine),
         sandbox=sandbox,
+        journeys=SqlJourneyStore(engine),
         channels=dict.fromkeys(CHANNELS, sandbox),
     )
 
@@ -73,6 +76,7 @@ class Runtime:
     keys: KeyRing
     segments: SegmentMaintainer
     scheduler: Scheduler
+    stopped: bool = False
 
     def start(self) -> None:
         """Start the background threads."""
@@ -82,7 +86,10 @@ class Runtime:
         self.scheduler.start()
 
     def stop(self) -> None:
-        """Commit what is queued, project it, and release the stores."""
+        """Commit what is queued, project it, and release the stores (once: stopping again does nothing)."""
+        if self.stopped:
+            return
+        self.stopped = True
         self.scheduler.stop()
         self.segments.stop()
         self.writer.stop()
@@ -110,5 +117,5 @@ def build_runtime(settings: Settings) -> Runtime:
         pipeline=pipeline,
         keys=KeyRing(services.workspaces, failed_per_minute=settings.failed_key_attempts_per_minute),
         segments=SegmentMaintainer(services, pipeline),
-        scheduler=Scheduler(CampaignRunner(services, pipeline=pipeline)),
+        scheduler=Scheduler(CampaignRunner(services, pipeline=pipeline), JourneyEngine(services, pipeline)),
     )

@@ -12,6 +12,7 @@ from loopline.config import Settings
 from loopline.domain.events import IngestLimits
 from loopline.ports import Channel, Clock, EventStore, GeoLocator, Mart
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
+from loopline.store.sql.journeys import SqlJourneyStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.privacy import SqlPrivacyStore
@@ -51,6 +52,7 @@ class Services:
     contact_policies: SqlContactPolicyStore
     send_ledger: SqlSendLedger
     sandbox: SandboxChannel
+    journeys: SqlJourneyStore
     channels: dict[str, Channel]  # by channel name; the sandbox serves every channel until delivery adapters exist
 
     def close(self) -> None:

@@ -49,7 +49,12 @@ REPORT = {"report": "events", "since": "2026-01-01", "until": "2027-01-01", "mea
 CAMPAIGN = {"name": "Mallory's campaign", "definition": {
     "audience": {"segments": ["set-in-the-test"]}, "channels": ["in_app"],
     "variants": [{"name": "A", "split": 100, "content": {"in_app": {"body": "Hello from Mallory"}}}]}}
+JOURNEY = {"name": "Mallory's journey", "definition": {
+    "trigger": {"type": "event", "event": "Order Completed"},
+    "steps": [{"id": "hi", "type": "send", "channels": ["in_app"], "content": {"in_app": {"body": "Hi"}}}]}}
 BODIES: dict[Operation, dict[str, Any]] = {
+    ("POST", "/api/v1/journeys"): {"json": JOURNEY},
+    ("PUT", "/api/v1/journeys/{journey_id}"): {"json": JOURNEY},
     ("PUT", "/api/v1/contact-policy"): {"json": {"caps": [{"limit": 0, "window_hours": 24}],
                                                  "default_time_zone": "Europe/Paris"}},
     ("POST", "/api/v1/campaigns"): {"json": CAMPAIGN},
@@ -103,6 +108,7 @@ class Tenant:
     suppressed: list[tuple[str, str]]
     segment_ids: list[str]
     campaign_ids: list[str] = field(default_factory=list)
+    journey_ids: list[str] = field(default_factory=list)
     sentinels: set[str] = field(default_factory=set)
 
     def samples(self, names: tuple[str, ...]) -> list[dict[str, str]]:
@@ -112,6 +118,7 @@ class Tenant:
             ("merge_id",): [(self.merge_id,)], ("key_id",): [(k,) for k in self.key_ids],
             ("channel", "address"): self.suppressed, ("segment_id",): [(s,) for s in self.segment_ids],
             ("campaign_id",): [(c,) for c in self.campaign_ids],
+            ("journey_id",): [(j,) for j in self.journey_ids],
         }
         assert names in known, f"add workspace A's ids for path parameters {names} to the isolation matrix"
         return [dict(zip(names, values, strict=True)) for values in known[names]]
@@ -168,17 +175,24 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
     assert client.post(f"/api/v1/campaigns/{campaign.json()['id']}/schedule", headers=secret).status_code == 200
     CampaignRunner(runtime.services).tick()
     assert len(client.get("/api/v1/outbox", headers=secret).json()["items"]) == 1
+    journey = client.post("/api/v1/journeys", headers=secret, json={"name": "sentinel-journey", "definition": {
+        "trigger": {"type": "event", "event": "Order Completed"},
+        "steps": [{"id": "thanks", "type": "send", "channels": ["in_app"],
+                   "content": {"in_app": {"body": "sentinel-thanks"}}}]}})
+    assert journey.status_code == 201, journey.text
+    assert client.post(f"/api/v1/journeys/{journey.json()['id']}/activate", headers=secret).status_code == 200
     tenant = Tenant(
         references=["u-ana", "dev-ana", "ana@example.com", "+49301234567", view["id"]],
         erasure_id=erasure.json()["id"], merge_id=merge["id"], key_ids=keys, suppressed=suppressed,
         segment_ids=[segment.json()["id"]], campaign_ids=[campaign.json()["id"]],
+        journey_ids=[journey.json()["id"]],
     )
     tenant.sentinels = {
         *tenant.references, tenant.erasure_id, tenant.merge_id, *tenant.key_ids, a.id, merge["loser_id"],
         "Anastasia", "Sentinelburg", "sentinel-nick", "sentinel-category", "sentinel-push-token",
         "sentinel-order", "4242", "u-gone", "gone@example.com", "sentinel-key-label", "sentinel-note",
         *tenant.segment_ids, "sentinel-segment", *tenant.campaign_ids, "sentinel-campaign", "sentinel-variant",
-        "sentinel-content", "Pacific/Chatham",
+        "sentinel-content", "Pacific/Chatham", *tenant.journey_ids, "sentinel-journey", "sentinel-thanks",
     }
     return tenant
 
@@ -203,6 +217,9 @@ def snapshot(client: TestClient, a: WorkspaceCreated, tenant: Tenant) -> dict[st
     state["sends"] = client.get("/api/v1/profiles/u-ana/sends", headers=secret).json()
     for campaign_id in tenant.campaign_ids:
         state[campaign_id] = client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=secret).json()
+    state["journeys"] = client.get("/api/v1/journeys", headers=secret).json()
+    for journey_id in tenant.journey_ids:
+        state[journey_id] = client.get(f"/api/v1/journeys/{journey_id}/enrollments", headers=secret).json()
     return state
 
 

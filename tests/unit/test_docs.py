@@ -9,7 +9,7 @@ import click
 import typer.main
 from fastapi.routing import APIRoute
 
-from loopline.api import campaigns, exports, ingest, management, reports, segments, suppression_list
+from loopline.api import campaigns, exports, ingest, journeys, management, reports, segments, suppression_list
 from loopline.cli import app as cli_app
 from loopline.config import Settings
 
@@ -48,8 +48,9 @@ def test_every_command_is_documented():
 
 def test_every_route_is_documented():
     text = read("docs/api.md")
-    for router in (ingest.router, management.router, suppression_list.router, exports.router, campaigns.router,
-                   segments.router, reports.router):
+    routers = (ingest.router, management.router, suppression_list.router, exports.router, segments.router,
+               reports.router, campaigns.router, journeys.router)
+    for router in routers:
         for route in router.routes:
             assert isinstance(route, APIRoute)
             path = re.sub(r"\{[^}]+\}", "{", route.path)

@@ -16,7 +16,7 @@ from loopline.domain.journeys import (
     SendCommand,
     TraitCommand,
     advance,
-    may_enter,
+    entry_terms,
     parse_journey,
     start,
 )
@@ -112,15 +112,12 @@ def test_broken_definitions_are_refused_with_where_and_why(change, message):
     assert refused.value.problems
 
 
-def test_entry_rules():
-    earlier = NOW - timedelta(days=3)
-    assert may_enter(parse_journey(CART).entry, running=True, last_entered=earlier, now=NOW) == "running"
+def test_entry_terms_key_once_only_journeys_by_journey_and_others_by_trigger():
     once = parse_journey(CART | {"entry": {"rule": "once"}}).entry
-    assert may_enter(once, running=False, last_entered=None, now=NOW) is None
-    assert may_enter(once, running=False, last_entered=earlier, now=NOW) == "already_entered"
+    assert entry_terms(once, message_id="m1", now=NOW) == ("once", None)
     weekly = parse_journey(CART | {"entry": {"rule": "once_per_days", "days": 7}}).entry
-    assert may_enter(weekly, running=False, last_entered=earlier, now=NOW) == "too_soon"
-    assert may_enter(weekly, running=False, last_entered=NOW - timedelta(days=8), now=NOW) is None
+    assert entry_terms(weekly, message_id="m1", now=NOW) == ("m1", NOW - timedelta(days=7))
+    assert entry_terms(parse_journey(CART).entry, message_id="m2", now=NOW) == ("m2", None)
 
 
 @pytest.mark.parametrize(("test", "value", "expected"), [

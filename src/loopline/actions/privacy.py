@@ -87,6 +87,8 @@ def do_erase(services: Services, *, workspace_id: str, reference: str) -> Erasur
     services.mart.forget_profiles(workspace_id=workspace_id, profile_ids=[profile.profile_id, *merged_away])
     # Nothing goes out after the erasure is accepted, and the messages they got (rendered
     # with their data) go with them.
+    services.journeys.forget_profiles(workspace_id=workspace_id, profile_ids=[profile.profile_id, *merged_away],
+                                      now=now)
     for gone in (profile.profile_id, *merged_away):
         services.send_ledger.forget_profile(workspace_id=workspace_id, profile_id=gone, now=now)
         services.sandbox.forget_profile(workspace_id=workspace_id, profile_id=gone)

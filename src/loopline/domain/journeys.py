@@ -364,14 +364,14 @@ def _pick(step: SplitStep, profile_id: str) -> str | None:
     return step.paths[-1].next
 
 
-def may_enter(entry: Entry, *, running: bool, last_entered: datetime | None, now: datetime) -> str | None:
-    """Return why a customer may not enter now (``already_entered``, ``running``, ``too_soon``), or None."""
-    if running:
-        return "running"  # re-entry never duplicates a running enrolment
-    if last_entered is None:
-        return None
-    if entry.rule == "once":
-        return "already_entered"
-    if entry.rule == "once_per_days" and entry.days is not None and now - last_entered < timedelta(days=entry.days):
-        return "too_soon"
-    return None
+def entry_terms(entry: Entry, *, message_id: str, now: datetime) -> tuple[str, datetime | None]:
+    """Return the entry key and how far back an earlier entry forbids this one.
+
+    The key is what the store keeps unique per journey and customer: "once" for a
+    once-only journey (a second entry can never be stored), else the triggering message's
+    id (a redelivered or replayed trigger finds its enrolment). Once per N days also
+    refuses an entry within the last N days; every rule refuses while one is running.
+    """
+    key = "once" if entry.rule == "once" else message_id
+    since = now - timedelta(days=entry.days) if entry.rule == "once_per_days" and entry.days else None
+    return key, since

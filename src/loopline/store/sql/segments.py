@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from loopline.store.sql.engine import writer
 from loopline.store.sql.rows import aware
@@ -123,9 +124,19 @@ class SqlSegmentStore:
                 .where(segments.c.workspace_id == workspace_id, segments.c.id == segment_id)
                 .values(member_count=count.members, refreshed_at=count.at, refreshed_version=version)
             )
-            conn.execute(segment_counts.insert().values(
+            # Two refreshes stamped with the same instant (a clock that does not move between
+            # them) make one point: the later size, the changes of both.
+            module = postgresql if conn.dialect.name == "postgresql" else sqlite
+            statement = module.insert(segment_counts).values(
                 workspace_id=workspace_id, segment_id=segment_id, at=count.at, members=count.members,
                 entered=count.entered, exited=count.exited, full=count.full,
+            )
+            conn.execute(statement.on_conflict_do_update(
+                index_elements=["segment_id", "at"],
+                set_={"members": statement.excluded.members,
+                      "entered": segment_counts.c.entered + statement.excluded.entered,
+                      "exited": segment_counts.c.exited + statement.excluded.exited,
+                      "full": sa.or_(segment_counts.c.full, statement.excluded.full)},
             ))
 
     def counts(self, *, workspace_id: str, segment_id: str, since: datetime | None = None) -> list[CountRow]:

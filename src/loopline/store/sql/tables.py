@@ -291,3 +291,54 @@ sandbox_outbox = sa.Table(
     sa.Column("delivered_at", When, nullable=False),
     sa.Index("ix_sandbox_outbox_workspace", "workspace_id", "delivered_at"),
 )
+
+# Journeys: the current version number and status; every version's definition is kept,
+# because enrolments finish on the version they started with.
+journeys = sa.Table(
+    "journeys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("active_since", When),  # events received before it do not trigger entries
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_journeys_name"),
+)
+
+journey_versions = sa.Table(
+    "journey_versions",
+    metadata,
+    sa.Column("journey_id", sa.String(40), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("definition", Json, nullable=False),
+    sa.Column("created_at", When, nullable=False),
+)
+
+# One customer's way through a journey. ``entry_key`` makes entering idempotent: "once"
+# for once-only journeys (so a second entry can never be stored), else the triggering
+# event's message id (so a redelivered or replayed trigger finds the enrolment).
+enrollments = sa.Table(
+    "enrollments",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("journey_id", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("profile_id", sa.String(40), nullable=False),
+    sa.Column("entry_key", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("step_id", sa.String(64)),
+    sa.Column("wake_at", When),
+    sa.Column("waiting_for", Json),
+    sa.Column("visits", sa.Integer, nullable=False),
+    sa.Column("done_reason", sa.String(32), nullable=False, server_default=""),
+    sa.Column("trigger", Json, nullable=False),
+    sa.Column("entered_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.UniqueConstraint("journey_id", "profile_id", "entry_key", name="uq_enrollments_entry"),
+    sa.Index("ix_enrollments_wake", "state", "wake_at"),
+    sa.Index("ix_enrollments_profile", "workspace_id", "profile_id", "state"),
+)

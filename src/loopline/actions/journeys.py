@@ -1,0 +1,297 @@
+"""Journey actions: save and activate journeys, enter customers on triggers, and walk enrolments.
+
+Events reach journeys after the projection has placed them on a profile: the trigger
+processor reads the event log behind its own cursor (never past the projection's), and for
+each event ends the customer's enrolments whose goal it is, wakes those waiting for it,
+and enters the customer into every active journey it triggers. Entering is idempotent (the
+store's unique entry key), so a replayed or redelivered trigger enters once (F10). Timed
+waits wake from the scheduler's tick. Sends go through the same claim as campaigns — the
+contact policy, consent, suppression and the ledger — keyed by journey step and enrolment
+pass, then are handed over at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ulid import ULID
+
+from loopline.actions.claims import LedgerSource, decide_and_record
+from loopline.actions.contact_policy import get_policy
+from loopline.actions.delivery import hand_over
+from loopline.actions.ingest import IngestPipeline
+from loopline.actions.messages import JOURNEY_NAMES, CompiledContent, context_for, render_content
+from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
+from loopline.domain.journeys import (
+    EventMatch,
+    Facts,
+    JourneyDefinition,
+    JourneyInvalid,
+    Position,
+    SendCommand,
+    SendStep,
+    TraitCommand,
+    advance,
+    entry_terms,
+    parse_journey,
+    start,
+)
+from loopline.domain.recipients import Intent
+from loopline.domain.send_ledger import send_key
+from loopline.domain.templates import RenderLimits, TemplateRejected, compile_template
+from loopline.services import Services
+from loopline.store.sql.journeys import EnrollmentRow, JourneyNameTaken, JourneyRow
+
+STATUSES = ("draft", "active", "paused", "archived")
+
+
+class JourneyRejected(ValueError):
+    """A journey request that cannot be carried out, with a machine-readable code and the problems."""
+
+    def __init__(self, code: str, message: str, problems: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+        self.problems = problems or [{"path": "", "message": message}]
+
+
+class JourneyNotFound(LookupError):
+    """No such journey in this workspace."""
+
+
+def _checked(data: Any) -> tuple[str, JourneyDefinition]:
+    if not isinstance(data, dict):
+        raise JourneyRejected("invalid_journey", "the body must be an object with 'name' and 'definition'")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise JourneyRejected("invalid_journey", "'name' must be a text of 1 to 200 characters")
+    try:
+        definition = parse_journey(data.get("definition"))
+    except JourneyInvalid as error:
+        raise JourneyRejected("invalid_journey", str(error), [
+            {"path": f"definition.{p['path']}".rstrip("."), "message": p["message"]} for p in error.problems]) from None
+    problems = []
+    for index, step in enumerate(definition.steps):
+        if not isinstance(step, SendStep):
+            continue
+        for channel, content in step.content.items():
+            for part in ("subject", "body", "url"):
+                source = getattr(content, part)
+                try:
+                    if source is not None:
+                        compile_template(source, allowed_names=JOURNEY_NAMES)
+                except TemplateRejected as error:
+                    problems.append({"path": f"definition.steps.{index}.content.{channel}.{part}",
+                                     "message": error.message})
+    if problems:
+        raise JourneyRejected("invalid_template", "; ".join(p["message"] for p in problems), problems)
+    return name.strip(), definition
+
+
+def get_journey(services: Services, *, workspace_id: str, journey_id: str) -> JourneyRow:
+    """Return one journey of the workspace; raise JourneyNotFound otherwise."""
+    row = services.journeys.get(workspace_id=workspace_id, journey_id=journey_id)
+    if row is None:
+        raise JourneyNotFound(journey_id)
+    return row
+
+
+def do_create_journey(services: Services, *, workspace_id: str, data: Any) -> JourneyRow:
+    """Save a new journey as a draft (version 1)."""
+    name, definition = _checked(data)
+    journey_id = "jny_" + str(ULID()).lower()
+    try:
+        services.journeys.create(journey_id=journey_id, workspace_id=workspace_id, name=name,
+                                 definition=definition.model_dump(mode="json"), now=services.clock.now())
+    except JourneyNameTaken:
+        raise JourneyRejected("name_taken", f"a journey named {name!r} already exists") from None
+    return get_journey(services, workspace_id=workspace_id, journey_id=journey_id)
+
+
+def do_update_journey(services: Services, *, workspace_id: str, journey_id: str, data: Any) -> JourneyRow:
+    """Save a new version; new entries take it, running enrolments finish on the version they started."""
+    get_journey(services, workspace_id=workspace_id, journey_id=journey_id)
+    _, definition = _checked(data)
+    row = services.journeys.new_version(workspace_id=workspace_id, journey_id=journey_id,
+                                        definition=definition.model_dump(mode="json"), now=services.clock.now())
+    if row is None:
+        raise JourneyNotFound(journey_id)
+    return row
+
+
+def do_set_journey_status(services: Services, *, workspace_id: str, journey_id: str, status: str) -> JourneyRow:
+    """Activate (start entering customers), pause (no new entries) or archive a journey."""
+    if status not in STATUSES:
+        raise JourneyRejected("invalid_status", f"status must be one of {', '.join(STATUSES)}")
+    get_journey(services, workspace_id=workspace_id, journey_id=journey_id)
+    row = services.journeys.set_status(workspace_id=workspace_id, journey_id=journey_id, status=status,
+                                       now=services.clock.now())
+    assert row is not None
+    return row
+
+
+@dataclass(slots=True)
+class TriggerReport:
+    """What one pass of the trigger processor did."""
+
+    events: int = 0
+    entered: int = 0
+    goals: int = 0
+    woken: int = 0
+
+
+class JourneyEngine:
+    """Enters customers on triggers and walks enrolments; the scheduler and ingest drive it."""
+
+    def __init__(self, services: Services, pipeline: IngestPipeline | None = None) -> None:
+        self.services = services
+        self.pipeline = pipeline
+        self._definitions: dict[tuple[str, int], JourneyDefinition] = {}
+
+    def definition(self, journey_id: str, version: int) -> JourneyDefinition:
+        """Return (and keep) one version's parsed definition."""
+        key = (journey_id, version)
+        if key not in self._definitions:
+            stored = self.services.journeys.definition(journey_id=journey_id, version=version)
+            assert stored is not None, "an enrolment's version is never deleted"
+            self._definitions[key] = JourneyDefinition.model_validate(stored)
+        return self._definitions[key]
+
+    def process_events(self, *, limit: int = 1_000) -> TriggerReport:
+        """Read new projected events and act on them: goals, waits for events, entries."""
+        services, report = self.services, TriggerReport()
+        cursor = services.journeys.get_cursor()
+        projected = services.profiles.get_cursor(name=PROJECTION_CURSOR)
+        records = [r for r in services.events.read_after(cursor, limit=limit) if (r.seq or 0) <= projected]
+        if not records:
+            return report
+        active = [(row, parse_journey(row.definition)) for row in services.journeys.active()]
+        now = services.clock.now()
+        for record in records:
+            report.events += 1
+            reference = record.user_id or record.anonymous_id
+            profile = services.lookups.find_profile(workspace_id=record.workspace_id, reference=reference) \
+                if reference else None
+            if profile is None:
+                continue
+            name, properties = record.event or record.type, record.properties
+            self._running(record.workspace_id, profile.profile_id, (name, properties), now=now, report=report)
+            for row, definition in active:
+                if row.workspace_id != record.workspace_id or (
+                        row.active_since is not None and record.received_at < row.active_since):
+                    continue  # another workspace's, or an event from before the journey was switched on
+                if definition.trigger.as_match().hit(name, properties, now=now):
+                    report.entered += self._enter(row, definition, profile.profile_id, message_id=record.message_id,
+                                                  trigger={"event": name, "properties": properties}, now=now)
+        services.journeys.set_cursor(max(r.seq or 0 for r in records))
+        return report
+
+    def _running(self, workspace_id: str, profile_id: str, happened: tuple[str, Mapping[str, Any]], *,
+                 now: datetime, report: TriggerReport) -> None:
+        name, properties = happened
+        for enrollment in self.services.journeys.running_for(workspace_id=workspace_id, profile_id=profile_id):
+            definition = self.definition(enrollment.journey_id, enrollment.version)
+            if definition.goal is not None and definition.goal.hit(name, properties, now=now):
+                self.services.journeys.save(enrollment_id=enrollment.id, now=now, state="done",
+                                            done_reason="goal_reached", wake_at=None, waiting_for=None)
+                report.goals += 1
+                continue
+            waiting = EventMatch.model_validate(enrollment.waiting_for) if enrollment.waiting_for else None
+            if waiting is not None and waiting.hit(name, properties, now=now):
+                self.walk(enrollment, now=now, event=happened)
+                report.woken += 1
+
+    def _enter(self, row: JourneyRow, definition: JourneyDefinition, profile_id: str, *, message_id: str,
+               trigger: dict[str, Any], now: datetime) -> int:
+        key, since = entry_terms(definition.entry, message_id=message_id, now=now)
+        first = start(definition)
+        enrollment = EnrollmentRow(
+            id="enr_" + str(ULID()).lower(), workspace_id=row.workspace_id, journey_id=row.id, version=row.version,
+            profile_id=profile_id, entry_key=key[:200], state="active", step_id=first.step_id, wake_at=None,
+            waiting_for=None, visits=0, done_reason="", trigger=trigger, entered_at=now, updated_at=now,
+        )
+        entered, _ = self.services.journeys.enter(enrollment, last_since=since)
+        if entered:
+            self.walk(enrollment, now=now)
+        return int(entered)
+
+    def wake_due(self, *, now: datetime, limit: int = 1_000) -> int:
+        """Walk enrolments whose wait has ended; return how many."""
+        due = self.services.journeys.due(now=now, limit=limit)
+        for enrollment in due:
+            self.walk(enrollment, now=now)
+        return len(due)
+
+    def walk(self, enrollment: EnrollmentRow, *, now: datetime,
+             event: tuple[str, Mapping[str, Any]] | None = None) -> Position:
+        """Advance one enrolment, carry out its commands, and record where it stands."""
+        services = self.services
+        definition = self.definition(enrollment.journey_id, enrollment.version)
+        waiting = EventMatch.model_validate(enrollment.waiting_for) if enrollment.waiting_for else None
+        position = Position(enrollment.step_id, enrollment.wake_at, waiting, enrollment.visits)
+        profile = services.lookups.find_profile(workspace_id=enrollment.workspace_id, reference=enrollment.profile_id)
+        if profile is None:
+            services.journeys.save(enrollment_id=enrollment.id, now=now, state="done", done_reason="profile_gone",
+                                   wake_at=None, waiting_for=None)
+            return Position(None, done="profile_gone")
+        trigger = dict(enrollment.trigger.get("properties") or {})
+        facts = Facts(profile.profile_id, profile.traits, profile.computed.as_json(), _zone(profile), trigger)
+        policy = get_policy(services, workspace_id=enrollment.workspace_id)
+        moved = advance(definition, position, facts, now=now, event=event, default_zone=policy.default_time_zone)
+        traits = {c.trait: c.value for c in moved.commands if isinstance(c, TraitCommand)}
+        if traits and self.pipeline is not None:
+            self.pipeline.record_platform_events(workspace_id=enrollment.workspace_id, source="journeys", messages=[
+                {"type": "identify", "userId": profile.profile_id, "traits": traits,
+                 "messageId": f"journey-{enrollment.id}-{moved.position.visits}", "timestamp": now.isoformat()}])
+        for command in moved.commands:
+            if isinstance(command, SendCommand):
+                self._send(enrollment, definition, command, trigger, now)
+        state = "done" if moved.position.done else "active"
+        services.journeys.save(
+            enrollment_id=enrollment.id, now=now, state=state, step_id=moved.position.step_id,
+            wake_at=moved.position.wake_at, visits=moved.position.visits, done_reason=moved.position.done or "",
+            waiting_for=moved.position.waiting_for.model_dump(mode="json") if moved.position.waiting_for else None,
+        )
+        return moved.position
+
+    def _send(self, enrollment: EnrollmentRow, definition: JourneyDefinition, command: SendCommand,
+              trigger: dict[str, Any], now: datetime) -> None:
+        services = self.services
+        step = definition.step(command.step_id)
+        occurrence = f"{enrollment.id}:{command.visit}"
+        key = send_key(workspace_id=enrollment.workspace_id, source=f"{enrollment.journey_id}/{step.id}",
+                       profile_id=enrollment.profile_id, channel="*", occurrence=occurrence)
+        intent = Intent(key, enrollment.profile_id, tuple(step.channels), definition.priority, enrollment.journey_id,
+                        definition.topic)
+        policy = get_policy(services, workspace_id=enrollment.workspace_id)
+        limits = RenderLimits(max_seconds=services.settings.render_time_limit_ms / 1000)
+        contents = {channel: CompiledContent(
+            compile_template(c.subject, allowed_names=JOURNEY_NAMES) if c.subject else None,
+            compile_template(c.body, allowed_names=JOURNEY_NAMES, html=channel == "email"),
+            compile_template(c.url, allowed_names=JOURNEY_NAMES) if c.url else None,
+        ) for channel, c in step.content.items()}
+        with services.send_ledger.claiming(workspace_id=enrollment.workspace_id, profile_ids=[enrollment.profile_id],
+                                           send_keys=[key], since=now - policy.lookback()) as claim:
+            recipient = claim.recipients.get(enrollment.profile_id)
+            if recipient is None:
+                return
+            context = context_for(recipient, campaign={"id": enrollment.journey_id, "name": step.id}, event=trigger)
+            decide_and_record(claim, source=LedgerSource("journey", enrollment.journey_id, occurrence, step.id),
+                              intent=intent, variant=None, rules=policy.rules(), now=now,
+                              render=lambda channel: render_content(contents[channel], context, limits=limits))
+        due = services.send_ledger.take_due(now=now, limit=1, send_keys=[key])
+        if due:
+            services.send_ledger.settle(outcomes=hand_over(services, due, now=now), now=now)
+
+
+def _zone(profile: Any) -> str | None:
+    traits, location = profile.traits, profile.computed.location or {}
+    zone = traits.get("timezone") or traits.get("time_zone") or location.get("time_zone")
+    return zone if isinstance(zone, str) else None
+
+
+def journey_window(definition: JourneyDefinition) -> timedelta:
+    """Return the longest wait of a journey (how long an enrolment may take at least)."""
+    return timedelta(minutes=max((getattr(s, "minutes", 0) or 0 for s in definition.steps), default=0))

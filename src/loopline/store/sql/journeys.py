@@ -1,0 +1,208 @@
+"""Journeys, their versions and enrolments in the operational store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from loopline.store.sql.engine import writer
+from loopline.store.sql.rows import as_dict
+from loopline.store.sql.tables import enrollments, journey_versions, journeys, profiles, projection_cursors
+from loopline.store.sql.upsert import upsert
+
+CURSOR = "journeys"
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyRow:
+    """A stored journey with its current version's definition."""
+
+    id: str
+    workspace_id: str
+    name: str
+    status: str
+    version: int
+    active_since: datetime | None
+    definition: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentRow:
+    """Where one customer stands in one journey."""
+
+    id: str
+    workspace_id: str
+    journey_id: str
+    version: int
+    profile_id: str
+    entry_key: str
+    state: str
+    step_id: str | None
+    wake_at: datetime | None
+    waiting_for: dict[str, Any] | None
+    visits: int
+    done_reason: str
+    trigger: dict[str, Any]
+    entered_at: datetime
+    updated_at: datetime
+
+
+class JourneyNameTaken(ValueError):
+    """Another journey of the workspace has this name."""
+
+
+_CURRENT = sa.select(journeys, journey_versions.c.definition).join(
+    journey_versions, sa.and_(journey_versions.c.journey_id == journeys.c.id,
+                              journey_versions.c.version == journeys.c.version))
+
+
+class SqlJourneyStore:
+    """Journeys per workspace; a new definition is a new version, and enrolments keep theirs."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+
+    def create(self, *, journey_id: str, workspace_id: str, name: str, definition: dict[str, Any],
+               now: datetime) -> None:
+        """Store a new journey (a draft, version 1); raise JourneyNameTaken when the name is in use."""
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(journeys.insert().values(id=journey_id, workspace_id=workspace_id, name=name,
+                                                      status="draft", version=1, created_at=now, updated_at=now))
+                conn.execute(journey_versions.insert().values(journey_id=journey_id, version=1,
+                                                              definition=definition, created_at=now))
+        except sa.exc.IntegrityError:
+            raise JourneyNameTaken(name) from None
+
+    def new_version(self, *, workspace_id: str, journey_id: str, definition: dict[str, Any],
+                    now: datetime) -> JourneyRow | None:
+        """Add a version and make it current; running enrolments stay on theirs."""
+        with self._writer.begin() as conn:
+            current = conn.execute(sa.select(journeys.c.version).where(
+                journeys.c.workspace_id == workspace_id, journeys.c.id == journey_id)).scalar()
+            if current is None:
+                return None
+            conn.execute(journey_versions.insert().values(journey_id=journey_id, version=current + 1,
+                                                          definition=definition, created_at=now))
+            conn.execute(journeys.update().where(journeys.c.id == journey_id)
+                         .values(version=current + 1, updated_at=now))
+        return self.get(workspace_id=workspace_id, journey_id=journey_id)
+
+    def set_status(self, *, workspace_id: str, journey_id: str, status: str, now: datetime) -> JourneyRow | None:
+        """Change a journey's status; None when it does not exist. Activating starts its trigger window."""
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        with self._writer.begin() as conn:
+            mine = sa.and_(journeys.c.workspace_id == workspace_id, journeys.c.id == journey_id)
+            if status == "active":
+                was = conn.execute(sa.select(journeys.c.status).where(mine)).scalar()
+                if was != "active":
+                    values["active_since"] = now
+            conn.execute(journeys.update().where(mine).values(**values))
+        return self.get(workspace_id=workspace_id, journey_id=journey_id)
+
+    def get(self, *, workspace_id: str, journey_id: str) -> JourneyRow | None:
+        """Return one journey with its current definition."""
+        with self._engine.connect() as conn:
+            row = conn.execute(_CURRENT.where(journeys.c.workspace_id == workspace_id,
+                                              journeys.c.id == journey_id)).first()
+        return JourneyRow(**as_dict(row)) if row else None
+
+    def in_workspace(self, *, workspace_id: str) -> list[JourneyRow]:
+        """Return the workspace's journeys, newest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(_CURRENT.where(journeys.c.workspace_id == workspace_id)
+                                .order_by(journeys.c.created_at.desc(), journeys.c.id)).all()
+        return [JourneyRow(**as_dict(r)) for r in rows]
+
+    def active(self) -> list[JourneyRow]:
+        """Return every active journey of every workspace (what triggers are matched against)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(_CURRENT.where(journeys.c.status == "active")).all()
+        return [JourneyRow(**as_dict(r)) for r in rows]
+
+    def definition(self, *, journey_id: str, version: int) -> dict[str, Any] | None:
+        """Return one version's definition."""
+        with self._engine.connect() as conn:
+            found = conn.execute(sa.select(journey_versions.c.definition).where(
+                journey_versions.c.journey_id == journey_id, journey_versions.c.version == version)).scalar()
+        return dict(found) if found is not None else None
+
+    def enter(self, row: EnrollmentRow, *, last_since: datetime | None) -> tuple[bool, str]:
+        """Store a new enrolment unless the customer may not enter; return (entered, why not).
+
+        In one transaction, behind the customer's row lock on PostgreSQL: a running
+        enrolment of the same journey refuses (``running``), so does an earlier entry
+        after ``last_since`` (``too_soon``: once per N days), and the unique entry key
+        refuses a second "once" entry or a replayed trigger (``already_entered``).
+        """
+        with self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(profiles.c.id).where(profiles.c.id == row.profile_id).with_for_update())
+            mine = sa.and_(enrollments.c.journey_id == row.journey_id, enrollments.c.profile_id == row.profile_id)
+            if conn.execute(sa.select(sa.func.count()).where(mine, enrollments.c.state == "active")).scalar():
+                return False, "running"
+            if last_since is not None and conn.execute(sa.select(sa.func.count()).where(
+                    mine, enrollments.c.entered_at > last_since)).scalar():
+                return False, "too_soon"
+            entered = conn.execute(sa.select(sa.func.count()).where(
+                mine, enrollments.c.entry_key == row.entry_key)).scalar()
+            if entered:
+                return False, "already_entered"
+            upsert(conn, enrollments, [{name: getattr(row, name) for name in EnrollmentRow.__slots__}],
+                   keys=("journey_id", "profile_id", "entry_key"))
+        return True, ""
+
+    def save(self, *, enrollment_id: str, now: datetime, **values: Any) -> None:
+        """Record where an enrolment stands now."""
+        with self._writer.begin() as conn:
+            conn.execute(enrollments.update().where(enrollments.c.id == enrollment_id).values(**values, updated_at=now))
+
+    def running_for(self, *, workspace_id: str, profile_id: str) -> list[EnrollmentRow]:
+        """Return a customer's active enrolments (to end them on a goal or wake a wait on an event)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(enrollments.select().where(
+                enrollments.c.workspace_id == workspace_id, enrollments.c.profile_id == profile_id,
+                enrollments.c.state == "active")).all()
+        return [EnrollmentRow(**as_dict(r)) for r in rows]
+
+    def due(self, *, now: datetime, limit: int) -> list[EnrollmentRow]:
+        """Return active enrolments whose wait has ended."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(enrollments.select().where(
+                enrollments.c.state == "active", enrollments.c.wake_at <= now,
+            ).order_by(enrollments.c.wake_at).limit(limit)).all()
+        return [EnrollmentRow(**as_dict(r)) for r in rows]
+
+    def list_for_journey(self, *, workspace_id: str, journey_id: str, limit: int = 100) -> list[EnrollmentRow]:
+        """Return a journey's enrolments, newest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(enrollments.select().where(
+                enrollments.c.workspace_id == workspace_id, enrollments.c.journey_id == journey_id,
+            ).order_by(enrollments.c.entered_at.desc(), enrollments.c.id).limit(limit)).all()
+        return [EnrollmentRow(**as_dict(r)) for r in rows]
+
+    def forget_profiles(self, *, workspace_id: str, profile_ids: Sequence[str], now: datetime) -> None:
+        """End an erased person's enrolments and drop the trigger data they hold."""
+        with self._writer.begin() as conn:
+            conn.execute(enrollments.update().where(
+                enrollments.c.workspace_id == workspace_id, enrollments.c.profile_id.in_(list(profile_ids)),
+            ).values(state="done", done_reason="erased", trigger={}, wake_at=None, waiting_for=None,
+                     updated_at=now))
+
+    def get_cursor(self) -> int:
+        """Return how far the trigger processor has read the event log."""
+        with self._engine.connect() as conn:
+            seq = conn.execute(sa.select(projection_cursors.c.seq).where(projection_cursors.c.name == CURSOR)).scalar()
+        return int(seq or 0)
+
+    def set_cursor(self, seq: int) -> None:
+        """Record how far the trigger processor has read."""
+        with self._writer.begin() as conn:
+            upsert(conn, projection_cursors, [{"name": CURSOR, "seq": seq}], keys=("name",), update=("seq",))

@@ -1,0 +1,174 @@
+"""Journeys end to end: triggers from ingest, durable waits, goals, versions, idempotent entry (F10)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from loopline.actions.journeys import JourneyEngine
+from loopline.bootstrap import build_runtime
+from tests.conftest import basic
+from tests.engagement.conftest import NOW, customers
+
+CART = {
+    "trigger": {"type": "event", "event": "Product Added"},
+    "entry": {"rule": "every_time"},
+    "topic": "cart",
+    "steps": [
+        {"id": "wait", "type": "wait", "minutes": 60,
+         "until_event": {"event": "Order Completed"}, "next": "nudge", "on_event": "bought"},
+        {"id": "nudge", "type": "send", "channels": ["email"], "content": {"email": {
+            "subject": "Still want the {{ event.name | default('item') }}?", "body": "<p>Code CART10</p>"}}},
+        {"id": "bought", "type": "exit"},
+    ],
+}
+
+
+def _journey(shop, definition, name="Cart abandonment"):
+    created = shop.client.post("/api/v1/journeys", headers=shop.headers, json={"name": name, "definition": definition})
+    assert created.status_code == 201, created.text
+    activated = shop.client.post(f"/api/v1/journeys/{created.json()['id']}/activate", headers=shop.headers)
+    assert activated.json()["status"] == "active"
+    return created.json()["id"]
+
+
+def _track(shop, user, event, message_id=None, at=None, **properties):
+    message = {"type": "track", "userId": user, "event": event, "properties": properties,
+               "timestamp": (at or shop.clock.at).isoformat()}
+    if message_id:
+        message["messageId"] = message_id
+    response = shop.client.post("/v1/batch", headers=basic(shop.workspace.write_key), json={"batch": [message]})
+    assert response.status_code == 200, response.text
+    shop.runtime.projector.catch_up()
+
+
+def _enrollments(shop, journey_id):
+    response = shop.client.get(f"/api/v1/journeys/{journey_id}/enrollments", headers=shop.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+@pytest.fixture
+def engine(shop):
+    shop.ingest(customers(2))
+    shop.policy(opt_in_channels=[])
+    return JourneyEngine(shop.runtime.services, shop.runtime.pipeline)
+
+
+def test_cart_abandonment_nudges_only_those_who_did_not_order_within_the_hour(shop, engine):
+    journey = _journey(shop, CART)
+    _track(shop, "u-00000", "Product Added", name="Trail shoes")
+    _track(shop, "u-00001", "Product Added", name="Rain jacket")
+    assert engine.process_events().entered == 2
+    shop.clock.at = NOW + timedelta(minutes=20)
+    _track(shop, "u-00001", "Order Completed", revenue=120)
+    assert engine.process_events().woken == 1
+    assert engine.wake_due(now=NOW + timedelta(minutes=59)) == 0
+    assert engine.wake_due(now=NOW + timedelta(minutes=61)) == 1
+    (message,) = shop.outbox()
+    assert (message["address"], message["subject"]) == ("c00000@example.com", "Still want the Trail shoes?")
+    states = {e["profile_id"]: (e["state"], e["done_reason"]) for e in _enrollments(shop, journey)}
+    assert sorted(states.values()) == [("done", "completed"), ("done", "exited")]
+    (why,) = shop.sends("u-00000")
+    assert (why["source_kind"], why["step"], why["state"]) == ("journey", "nudge", "sent")
+
+
+def test_a_redelivered_trigger_enters_once_and_a_once_only_journey_never_twice(shop, engine):
+    once = _journey(shop, CART | {"entry": {"rule": "once"}}, name="Once")
+    every = _journey(shop, CART, name="Every time")
+    for _ in range(3):  # the same messageId three times: the event store keeps one
+        _track(shop, "u-00000", "Product Added", message_id="msg-1")
+    engine.process_events()
+    shop.runtime.services.journeys.set_cursor(0)  # a restart that replays the log from the start
+    engine.process_events()
+    assert len(_enrollments(shop, once)) == len(_enrollments(shop, every)) == 1
+    engine.wake_due(now=NOW + timedelta(hours=2))  # both finish
+    _track(shop, "u-00000", "Product Added", message_id="msg-2", at=NOW + timedelta(hours=3))
+    engine.process_events()
+    assert len(_enrollments(shop, once)) == 1  # never re-entered
+    assert len(_enrollments(shop, every)) == 2
+
+
+def test_a_goal_ends_the_journey_wherever_it_is(shop, engine):
+    welcome = {
+        "trigger": {"type": "event", "event": "Signed Up"}, "goal": {"event": "Order Completed"},
+        "steps": [
+            {"id": "hello", "type": "send", "channels": ["email"], "next": "later",
+             "content": {"email": {"subject": "Welcome", "body": "Hello {{ traits.firstName }}"}}},
+            {"id": "later", "type": "wait", "minutes": 2_880, "next": "tips"},
+            {"id": "tips", "type": "send", "channels": ["email"],
+             "content": {"email": {"subject": "Tips", "body": "Three tips"}}},
+        ],
+    }
+    journey = _journey(shop, welcome, name="Welcome")
+    _track(shop, "u-00000", "Signed Up")
+    _track(shop, "u-00001", "Signed Up")
+    engine.process_events()
+    assert sorted(m["subject"] for m in shop.outbox()) == ["Welcome", "Welcome"]
+    _track(shop, "u-00000", "Order Completed")
+    assert engine.process_events().goals == 1
+    engine.wake_due(now=NOW + timedelta(days=3))
+    tips = [m["address"] for m in shop.outbox() if m["subject"] == "Tips"]
+    assert tips == ["c00001@example.com"]
+    reasons = sorted(e["done_reason"] for e in _enrollments(shop, journey))
+    assert reasons == ["completed", "goal_reached"]
+
+
+def test_running_enrolments_keep_their_version_and_waits_survive_a_restart(shop, engine):
+    journey = _journey(shop, CART)
+    _track(shop, "u-00000", "Product Added", name="Boots")
+    engine.process_events()
+    changed = CART | {"steps": [CART["steps"][0], {**CART["steps"][1], "content": {"email": {
+        "subject": "Version two", "body": "v2"}}}, CART["steps"][2]]}
+    updated = shop.client.put(f"/api/v1/journeys/{journey}", headers=shop.headers,
+                              json={"name": "Cart abandonment", "definition": changed})
+    assert updated.json()["version"] == 2
+    _track(shop, "u-00001", "Product Added", name="Hat")
+    engine.process_events()
+
+    # The platform stops and starts again on the same data.
+    settings = shop.runtime.services.settings
+    shop.runtime.stop()
+    restarted = build_runtime(settings)
+    try:
+        restarted.services.clock = shop.clock
+        JourneyEngine(restarted.services, restarted.pipeline).wake_due(now=NOW + timedelta(hours=2))
+        subjects = {m["address"]: m["subject"] for m in restarted.services.sandbox.list_outbox(
+            workspace_id=shop.workspace.id)}
+    finally:
+        restarted.services.close()
+    assert subjects == {"c00000@example.com": "Still want the Boots?", "c00001@example.com": "Version two"}
+
+
+def test_entering_a_segment_starts_a_win_back_journey(shop, engine):
+    segment = shop.segment()  # both customers enter it on this first refresh
+    shop.clock.at = NOW + timedelta(minutes=1)
+    journey = _journey(shop, {"trigger": {"type": "segment_entered", "segment_id": segment}, "steps": [
+        {"id": "miss", "type": "send", "channels": ["email"],
+         "content": {"email": {"subject": "We miss you", "body": "Come back"}}}]}, name="Win-back")
+    shop.client.post(f"/api/v1/segments/{segment}/refresh", headers=shop.headers)
+    assert engine.process_events().entered == 0  # joined before the journey was active: no entry now
+    shop.ingest(customers(3)[2:])
+    shop.client.post(f"/api/v1/segments/{segment}/refresh", headers=shop.headers)
+    shop.runtime.projector.catch_up()
+    while engine.process_events().events:
+        pass
+    (enrolment,) = _enrollments(shop, journey)
+    assert enrolment["done_reason"] == "completed"
+    assert [m["subject"] for m in shop.outbox()] == ["We miss you"]
+
+
+def test_bad_journeys_are_refused_with_where_and_why(shop):
+    broken = CART | {"steps": [{"id": "a", "type": "send", "channels": ["email"], "next": "nowhere",
+                                "content": {"email": {"body": "x"}}}]}
+    response = shop.client.post("/api/v1/journeys", headers=shop.headers, json={"name": "Bad", "definition": broken})
+    assert response.status_code == 422
+    bad_template = CART | {"steps": [{"id": "a", "type": "send", "channels": ["email"],
+                                      "content": {"email": {"body": "{{ evnt.x }}"}}}]}
+    response = shop.client.post("/api/v1/journeys", headers=shop.headers,
+                                json={"name": "Bad", "definition": bad_template})
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["path"] == "definition.steps.0.content.email.body"
+    missing = shop.client.post("/api/v1/journeys/jny_nothing/activate", headers=shop.headers)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "journey_not_found")
