@@ -47,7 +47,7 @@ def _claim(runtime: Runtime, workspace_id: str, profile_id: str, source: str, ru
     key = send_key(workspace_id=workspace_id, source=source, profile_id=profile_id, channel="*", occurrence="")
     intent = Intent(key, profile_id, ("email",), priority, source)
     with runtime.services.send_ledger.claiming(workspace_id=workspace_id, profile_ids=[profile_id],
-                                               send_keys=[key], since=now - timedelta(days=7)) as claim:
+                                               send_keys=[key], since=now - timedelta(days=7), now=now) as claim:
         return decide_and_record(claim, source=LedgerSource("journey", source, ""), intent=intent, variant=None,
                                  render=lambda _: {"subject": "Hi", "body": f"for {source}"}, rules=rules, now=now)
 

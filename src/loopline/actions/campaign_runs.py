@@ -23,7 +23,7 @@ from ulid import ULID
 from loopline.actions.campaigns import definition_of, render_limits
 from loopline.actions.claims import LedgerSource, Render, decide_and_record
 from loopline.actions.contact_policy import get_policy
-from loopline.actions.delivery import do_deliver_due, do_reconcile
+from loopline.actions.delivery import do_deliver_due, do_hand_over_taken, do_reconcile
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.messages import CompiledContent, compile_contents, context_for, render_content
 from loopline.actions.segments import do_refresh_segment
@@ -40,6 +40,7 @@ from loopline.domain.templates import RenderLimits
 from loopline.query.lookups import audience_sql
 from loopline.services import Services
 from loopline.store.sql.campaigns import CampaignRow
+from loopline.store.sql.send_ledger import Due
 
 
 @dataclass(slots=True)
@@ -156,10 +157,10 @@ class CampaignRunner:
         timeout = services.settings.segment_refresh_timeout_s
         ids = [str(found[0]) for found in services.mart.fetch(sql, timeout_s=timeout)]
         if ids:
-            report.claimed += self._claim(row, definition, ids, now=now)
+            claimed, taken = self._claim(row, definition, ids, now=now)
+            report.claimed += claimed
             # Hand over what is due now before the cursor moves past these customers.
-            while (delivered := do_deliver_due(services, now=now, limit=size, source_id=row.id)).taken:
-                report.sent += delivered.sent
+            report.sent += do_hand_over_taken(services, taken, now=now)
         moved = services.campaigns.advance(
             campaign_id=row.id, owner=self.owner, cursor=ids[-1] if ids else row.cursor, claimed=len(ids),
             audience_done=len(ids) < size, until=now + self._lease, now=now,
@@ -168,7 +169,8 @@ class CampaignRunner:
             return None
         return services.campaigns.get(workspace_id=row.workspace_id, campaign_id=row.id)
 
-    def _claim(self, row: CampaignRow, definition: CampaignDefinition, ids: list[str], *, now: datetime) -> int:
+    def _claim(self, row: CampaignRow, definition: CampaignDefinition, ids: list[str], *,
+               now: datetime) -> tuple[int, list[Due]]:
         services = self.services
         policy: PolicyDocument = get_policy(services, workspace_id=row.workspace_id)
         rules, limits = policy.rules(), render_limits(services)
@@ -180,7 +182,7 @@ class CampaignRunner:
         keys = [key for pid in ids for key in keys_of(run, profile_id=pid)]
         recorded = 0
         with services.send_ledger.claiming(workspace_id=row.workspace_id, profile_ids=ids, send_keys=keys,
-                                           since=now - policy.lookback()) as claim:
+                                           since=now - policy.lookback(), now=now, hand_over=True) as claim:
             for index, profile_id in enumerate(ids):
                 recipient = claim.recipients.get(profile_id)
                 if recipient is None:
@@ -194,7 +196,7 @@ class CampaignRunner:
                         render=_renderer(compiled, planned.variant, context, limits),
                     )
                     recorded += state is not None
-        return recorded
+        return recorded, claim.taken
 
     def _finish_if_settled(self, row: CampaignRow, definition: CampaignDefinition, *, now: datetime,
                            report: TickReport) -> None:

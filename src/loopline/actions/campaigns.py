@@ -10,7 +10,7 @@ from ulid import ULID
 
 from loopline.actions.claims import LedgerSource, decide_and_record
 from loopline.actions.contact_policy import get_policy
-from loopline.actions.delivery import hand_over
+from loopline.actions.delivery import do_hand_over_taken
 from loopline.actions.messages import compile_contents, context_for, render_content
 from loopline.domain.campaign_sends import Run, plan
 from loopline.domain.campaigns import (
@@ -25,7 +25,7 @@ from loopline.domain.campaigns import (
 )
 from loopline.domain.contact_policy import Policy
 from loopline.domain.recipients import Intent, choose
-from loopline.domain.send_ledger import SendState, send_key
+from loopline.domain.send_ledger import send_key
 from loopline.domain.templates import RenderFailed, RenderLimits
 from loopline.services import Services
 from loopline.store.sql.campaigns import CampaignNameTaken, CampaignRow
@@ -248,17 +248,16 @@ def do_test_send(services: Services, *, workspace_id: str, campaign_id: str, ref
     rules = replace(policy.rules(), policy=Policy(default_time_zone=policy.default_time_zone))
     limits = render_limits(services)
     with services.send_ledger.claiming(workspace_id=workspace_id, profile_ids=[profile.profile_id],
-                                       send_keys=[key], since=now - timedelta(days=1)) as claim:
+                                       send_keys=[key], since=now - timedelta(days=1), now=now,
+                                       hand_over=True) as claim:
         recipient = claim.recipients[profile.profile_id]
         context = context_for(recipient, campaign={"id": row.id, "name": row.name})
-        state = decide_and_record(
+        decide_and_record(
             claim, source=LedgerSource("test", row.id, occurrence), intent=intent,
             variant=definition.variants[0].name, rules=rules, now=now,
             render=lambda picked: render_content(compiled[(0, picked)], context, limits=limits),
         )
-    if state == SendState.QUEUED:
-        due = services.send_ledger.take_due(now=now, limit=1, source_id=row.id, send_keys=[key])
-        services.send_ledger.settle(outcomes=hand_over(services, due, now=now), now=now)
+    do_hand_over_taken(services, claim.taken, now=now)
     found = services.send_ledger.list_for_profile(workspace_id=workspace_id, profile_id=profile.profile_id,
                                                   source_id=row.id, limit=20)
     return next(item for item in found if item["send_key"] == key)

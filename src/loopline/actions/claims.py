@@ -62,6 +62,9 @@ def ledger_row(
         "channel": outcome.channel, "address": outcome.address if state == SendState.QUEUED else None,
         "variant": variant, "priority": str(intent.priority), "topic": intent.topic, "offer": intent.offer,
         "state": str(state), "reason": reason, "detail": detail[:500],
-        "not_before": outcome.not_before if state == SendState.QUEUED else None, "expires_at": intent.expires_at,
+        # A queued send always has a time it is due from (the claim's, unless deferred): the
+        # hand-over reads due sends as one index range, past everything deferred.
+        "not_before": (outcome.not_before or now) if state == SendState.QUEUED else None,
+        "expires_at": intent.expires_at,
         "payload": payload, "attempts": 0, "created_at": now, "updated_at": now, "sent_at": None,
     }

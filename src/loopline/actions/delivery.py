@@ -55,6 +55,15 @@ def do_deliver_due(
                           counts[SendState.QUEUED])
 
 
+def do_hand_over_taken(services: Services, taken: Sequence[Due], *, now: datetime) -> int:
+    """Hand over sends a claim took for itself (stored as ``sending``) and record the answers; return how many went."""
+    if not taken:
+        return 0
+    outcomes = hand_over(services, taken, now=now)
+    services.send_ledger.settle(outcomes=outcomes, now=now)
+    return sum(1 for outcome in outcomes if outcome[1] == SendState.SENT)
+
+
 def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[Settled]:
     """Check each send once more, give the rest to their channels, and return how each one ended."""
     outcomes: list[Settled] = []

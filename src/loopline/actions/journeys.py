@@ -21,7 +21,7 @@ from ulid import ULID
 
 from loopline.actions.claims import LedgerSource, decide_and_record
 from loopline.actions.contact_policy import get_policy
-from loopline.actions.delivery import hand_over
+from loopline.actions.delivery import do_hand_over_taken
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.messages import JOURNEY_NAMES, CompiledContent, context_for, render_content
 from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
@@ -273,7 +273,8 @@ class JourneyEngine:
             compile_template(c.url, allowed_names=JOURNEY_NAMES) if c.url else None,
         ) for channel, c in step.content.items()}
         with services.send_ledger.claiming(workspace_id=enrollment.workspace_id, profile_ids=[enrollment.profile_id],
-                                           send_keys=[key], since=now - policy.lookback()) as claim:
+                                           send_keys=[key], since=now - policy.lookback(), now=now,
+                                           hand_over=True) as claim:
             recipient = claim.recipients.get(enrollment.profile_id)
             if recipient is None:
                 return
@@ -281,9 +282,7 @@ class JourneyEngine:
             decide_and_record(claim, source=LedgerSource("journey", enrollment.journey_id, occurrence, step.id),
                               intent=intent, variant=None, rules=policy.rules(), now=now,
                               render=lambda channel: render_content(contents[channel], context, limits=limits))
-        due = services.send_ledger.take_due(now=now, limit=1, send_keys=[key])
-        if due:
-            services.send_ledger.settle(outcomes=hand_over(services, due, now=now), now=now)
+        do_hand_over_taken(services, claim.taken, now=now)
 
 
 def _zone(profile: Any) -> str | None:

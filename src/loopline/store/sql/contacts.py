@@ -10,9 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopline.domain.recipients import Contact
+from loopline.store.sql.members import one_of
 from loopline.store.sql.tables import consents, contact_suppressions, devices, identities, profiles
 
-CHUNK = 900  # under SQLite's bound-parameter limit with room for the other parameters
+CHUNK = 5_000  # customers per query: one parameter each way (see ``members.one_of``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +60,27 @@ class SqlContactBook:
         for chunk in _chunks(unique):
             columns = [profiles.c.id, profiles.c.traits, profiles.c.computed] if with_data else [profiles.c.id]
             for row in conn.execute(sa.select(*columns).where(
-                profiles.c.workspace_id == workspace_id, profiles.c.id.in_(chunk), profiles.c.merged_into.is_(None),
+                profiles.c.workspace_id == workspace_id, one_of(conn, profiles.c.id, chunk),
+                profiles.c.merged_into.is_(None),
             )):
                 found[row.id] = (dict(row.traits or {}), dict(row.computed or {})) if with_data else ({}, {})
             named_rows = sa.select(identities.c.profile_id, identities.c.kind, identities.c.value)
             for named_row in conn.execute(named_rows.where(
-                identities.c.workspace_id == workspace_id, identities.c.profile_id.in_(chunk),
+                identities.c.workspace_id == workspace_id, one_of(conn, identities.c.profile_id, chunk),
             ).order_by(identities.c.created_at)):
                 owner, kind, value = named_row.profile_id, named_row.kind, named_row.value
                 named[owner].setdefault(kind, value)
                 if kind in ("email", "phone"):
                     addresses[owner]["email" if kind == "email" else "sms"].append(value)
             for device in conn.execute(sa.select(devices.c.profile_id, devices.c.platform, devices.c.push_token).where(
-                devices.c.workspace_id == workspace_id, devices.c.profile_id.in_(chunk),
+                devices.c.workspace_id == workspace_id, one_of(conn, devices.c.profile_id, chunk),
                 devices.c.push_token.is_not(None),
             ).order_by(devices.c.last_seen.desc())):
                 channel = "web_push" if (device.platform or "").lower() == "web" else "push"
                 addresses[device.profile_id][channel].append(device.push_token)
             for choice in conn.execute(sa.select(consents.c.profile_id, consents.c.channel, consents.c.topic,
                                               consents.c.status).where(
-                consents.c.workspace_id == workspace_id, consents.c.profile_id.in_(chunk),
+                consents.c.workspace_id == workspace_id, one_of(conn, consents.c.profile_id, chunk),
             )):
                 choices[choice.profile_id][(choice.channel, choice.topic)] = choice.status
         suppressed = self._suppressed(conn, workspace_id, addresses)
@@ -104,6 +106,7 @@ class SqlContactBook:
         for channel, addresses_on_channel in wanted.items():
             for chunk in _chunks(sorted(addresses_on_channel)):
                 found.update((channel, address) for address in conn.execute(sa.select(table.c.address).where(
-                    table.c.workspace_id == workspace_id, table.c.channel == channel, table.c.address.in_(chunk),
+                    table.c.workspace_id == workspace_id, table.c.channel == channel,
+                    one_of(conn, table.c.address, chunk),
                 )).scalars())
         return found

@@ -23,32 +23,14 @@ from loopline.domain.recipients import Earlier
 from loopline.domain.send_ledger import SendState
 from loopline.store.sql.contacts import CHUNK, Recipient, SqlContactBook
 from loopline.store.sql.engine import writer
+from loopline.store.sql.members import one_of
 from loopline.store.sql.rows import as_dict, aware
 from loopline.store.sql.tables import campaigns, profiles, sends
 from loopline.store.sql.upsert import upsert
 
 COUNTED = (SendState.QUEUED, SendState.SENDING, SendState.SENT, SendState.UNKNOWN)
 PENDING = (SendState.QUEUED, SendState.SENDING, SendState.UNKNOWN)
-
-
-@dataclass(slots=True)
-class Claim:
-    """An open claim: what the ledger knows about the batch's customers, and the rows to record."""
-
-    conn: sa.Connection
-    workspace_id: str
-    existing: set[str]
-    history: dict[str, list[Earlier]]
-    recipients: dict[str, Recipient]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def record(self, row: dict[str, Any]) -> None:
-        """Add a ledger row to insert when the claim commits; a decided send also joins the history."""
-        self.rows.append({**row, "workspace_id": self.workspace_id})
-        self.existing.add(row["send_key"])
-        if row["state"] == SendState.QUEUED:
-            sent = Sent(row["created_at"], row["channel"], Priority(row["priority"]), row["source_id"])
-            self.history.setdefault(row["profile_id"], []).append(Earlier(sent, row.get("offer")))
+RETRY_AFTER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +52,41 @@ class Due:
     claimed_at: datetime
 
 
+@dataclass(slots=True)
+class Claim:
+    """An open claim: what the ledger knows about the batch's customers, and the rows to record."""
+
+    conn: sa.Connection
+    workspace_id: str
+    existing: set[str]
+    history: dict[str, list[Earlier]]
+    recipients: dict[str, Recipient]
+    now: datetime
+    hand_over: bool = False
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    taken: list[Due] = field(default_factory=list)
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Add a ledger row to insert when the claim commits; a decided send also joins the history.
+
+        When the claimer hands over itself (``hand_over``), a send due now is stored as
+        ``sending`` and listed in ``taken``: no second transaction to take it from the queue.
+        """
+        row = {**row, "workspace_id": self.workspace_id}
+        if self.hand_over and row["state"] == SendState.QUEUED and row["not_before"] <= self.now:
+            row.update(state=SendState.SENDING, attempts=1)
+            self.taken.append(Due(
+                row["send_key"], self.workspace_id, row["source_kind"], row["source_id"], row["profile_id"],
+                row["channel"], row["address"], row["topic"], row["priority"], row["payload"] or {},
+                row["expires_at"], 1, row["created_at"],
+            ))
+        self.rows.append(row)
+        self.existing.add(row["send_key"])
+        if row["state"] in (SendState.QUEUED, SendState.SENDING):
+            sent = Sent(row["created_at"], row["channel"], Priority(row["priority"]), row["source_id"])
+            self.history.setdefault(row["profile_id"], []).append(Earlier(sent, row.get("offer")))
+
+
 class SqlSendLedger:
     """The ledger on SQLite or PostgreSQL; every method is one transaction."""
 
@@ -81,6 +98,7 @@ class SqlSendLedger:
     @contextmanager
     def claiming(
         self, *, workspace_id: str, profile_ids: Sequence[str], send_keys: Sequence[str], since: datetime,
+        now: datetime, hand_over: bool = False,
     ) -> Iterator[Claim]:
         """Open a claim over some customers; the rows recorded on it are inserted when the block ends."""
         unique = sorted(set(profile_ids))
@@ -88,9 +106,10 @@ class SqlSendLedger:
             self._lock(conn, workspace_id, unique)
             existing: set[str] = set()
             for chunk in _chunks(list(send_keys)):
-                existing.update(conn.execute(sa.select(sends.c.send_key).where(sends.c.send_key.in_(chunk))).scalars())
+                claimed = sa.select(sends.c.send_key).where(one_of(conn, sends.c.send_key, chunk))
+                existing.update(conn.execute(claimed).scalars())
             claim = Claim(conn, workspace_id, existing, self._history(conn, workspace_id, unique, since),
-                          self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique))
+                          self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique), now, hand_over)
             yield claim
             upsert(conn, sends, claim.rows, keys=("send_key",))
 
@@ -120,7 +139,7 @@ class SqlSendLedger:
             for row in conn.execute(sa.select(
                 sends.c.profile_id, sends.c.created_at, sends.c.channel, sends.c.priority, sends.c.source_id,
                 sends.c.offer,
-            ).where(sends.c.workspace_id == workspace_id, sends.c.profile_id.in_(chunk),
+            ).where(sends.c.workspace_id == workspace_id, one_of(conn, sends.c.profile_id, chunk),
                     sends.c.state.in_(COUNTED), sends.c.created_at > since)):
                 sent = Sent(aware(row.created_at), row.channel, Priority(row.priority), row.source_id)  # type: ignore[arg-type]
                 history.setdefault(row.profile_id, []).append(Earlier(sent, row.offer))
@@ -130,7 +149,7 @@ class SqlSendLedger:
                  send_keys: Sequence[str] | None = None) -> list[Due]:
         """Move up to ``limit`` due queued sends to ``sending`` and return them (held campaigns wait)."""
         query = sa.select(sends.c.send_key).where(
-            sends.c.state == SendState.QUEUED, sa.or_(sends.c.not_before.is_(None), sends.c.not_before <= now),
+            sends.c.state == SendState.QUEUED, sends.c.not_before <= now,
             # A paused or unscheduled campaign holds its queued sends until it runs again.
             sa.or_(sends.c.source_kind != "campaign", sends.c.source_id.in_(
                 sa.select(campaigns.c.id).where(campaigns.c.status.in_(("running", "completed"))))),
@@ -140,7 +159,7 @@ class SqlSendLedger:
         if send_keys is not None:
             query = query.where(sends.c.send_key.in_(list(send_keys)))
         with self._writer.begin() as conn:
-            keys = list(conn.execute(query.order_by(sends.c.not_before, sends.c.send_key).limit(limit)).scalars())
+            keys = list(conn.execute(query.order_by(sends.c.not_before).limit(limit)).scalars())
             taken: list[Due] = []
             for chunk in _chunks(keys):
                 taken.extend(Due(
@@ -164,6 +183,8 @@ class SqlSendLedger:
                     values["payload"] = None  # rendered content (personal data) is kept only until handed over
                 if state == SendState.SENT:
                     values["sent_at"] = now
+                if state == SendState.QUEUED:  # a retryable refusal: try again after a pause
+                    values["not_before"] = now + RETRY_AFTER
                 statement = sends.update().where(
                     sends.c.send_key == sa.bindparam("b_key"),
                     sa.or_(sends.c.state == SendState.SENDING, sends.c.state == SendState.UNKNOWN),
