@@ -134,3 +134,40 @@ def test_entry_terms_key_once_only_journeys_by_journey_and_others_by_trigger():
 ])
 def test_comparisons_on_python_values(test, value, expected):
     assert matches(Comparison.model_validate(test), value, now=NOW) is expected
+
+
+def test_a_threshold_can_be_each_customers_own_trait():
+    journey = parse_journey({"trigger": {"type": "event", "event": "Balance Updated"}, "priority": "service",
+                             "steps": [
+        {"id": "low", "type": "branch", "then": "alert", "condition": {
+            "source": "event", "path": "balance", "against_trait": "alert_threshold",
+            "test": {"operator": "lt", "value": 20}}},
+        {"id": "alert", "type": "send", "channels": ["push"], "content": {"push": {"body": "Balance low"}}}]})
+
+    def alerts(balance: float, traits: dict[str, object]) -> bool:
+        walk = advance(journey, start(journey), Facts("p1", traits=traits, event={"balance": balance}), now=NOW)
+        return bool(walk.commands)
+
+    assert alerts(40, {"alert_threshold": 50}) is True  # below their own threshold
+    assert alerts(40, {"alert_threshold": 30}) is False
+    assert alerts(15, {}) is True  # no threshold set: the default of 20
+    assert alerts(25, {}) is False
+
+
+def test_every_template_is_a_valid_journey_whose_templates_compile():
+    from loopline.actions.messages import JOURNEY_NAMES
+    from loopline.domain.journey_templates import templates
+    from loopline.domain.templates import compile_template
+
+    found = templates({"win_back": "seg_inactive", "classified_ad_expiring": "seg_ads"})
+    assert {t.key for t in found} == {"welcome_series", "cart_abandonment", "low_balance_alert", "win_back",
+                                      "classified_ad_expiring"}
+    for template in found:
+        journey = parse_journey(template.definition)
+        for step in journey.steps:
+            for content in getattr(step, "content", {}).values():
+                for source in (content.subject, content.body):
+                    if source:
+                        compile_template(source, allowed_names=JOURNEY_NAMES)
+        walked = advance(journey, start(journey), Facts("p1", event={"balance": 3}), now=NOW)
+        assert walked.commands or walked.position.wake_at is not None, template.key

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,8 @@ from loopline.services import Services
 from loopline.store.sql.campaigns import CampaignRow
 from loopline.store.sql.send_ledger import Due
 
+AUDIENCE_PAGE_BATCHES = 50
+
 
 @dataclass(slots=True)
 class TickReport:
@@ -61,6 +64,7 @@ class CampaignRunner:
                  ) -> None:
         self.services = services
         self.pipeline = pipeline
+        self._pages: dict[str, tuple[list[str], bool]] = {}  # campaign → (audience page, reaches the end)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{str(ULID())[-8:]}"
 
     @property
@@ -87,6 +91,7 @@ class CampaignRunner:
 
     def _work(self, row: CampaignRow, *, now: datetime, report: TickReport, max_batches: int | None) -> None:
         definition = definition_of(row)
+        self._pages.pop(row.id, None)  # an audience page lives for one tick at most
         if row.status == Status.SCHEDULED:
             started = self._start(row, definition, now=now, report=report)
             if started is None:
@@ -151,11 +156,7 @@ class CampaignRunner:
                report: TickReport) -> CampaignRow | None:
         services = self.services
         size = services.settings.campaign_batch_size
-        sql = audience_sql(services.mart.dialect, workspace_id=row.workspace_id,
-                           segment_ids=definition.audience.segments, exclude=definition.audience.exclude,
-                           after=row.cursor, limit=size)
-        timeout = services.settings.segment_refresh_timeout_s
-        ids = [str(found[0]) for found in services.mart.fetch(sql, timeout_s=timeout)]
+        ids = self._audience(row, definition, size)
         if ids:
             claimed, taken = self._claim(row, definition, ids, now=now)
             report.claimed += claimed
@@ -168,6 +169,26 @@ class CampaignRunner:
         if not moved:
             return None
         return services.campaigns.get(workspace_id=row.workspace_id, campaign_id=row.id)
+
+    def _audience(self, row: CampaignRow, definition: CampaignDefinition, size: int) -> list[str]:
+        """Return the next batch of the audience after the cursor.
+
+        Members are read a page of many batches at a time: every read scans the segment's
+        members (the engine has no range index on them), so reading per batch would make a
+        run's cost grow with the square of its audience.
+        """
+        page, complete = self._pages.get(row.id, ([], False))
+        start = bisect_right(page, row.cursor)
+        if len(page) - start < size and not complete:
+            limit = size * AUDIENCE_PAGE_BATCHES
+            sql = audience_sql(self.services.mart.dialect, workspace_id=row.workspace_id,
+                               segment_ids=definition.audience.segments, exclude=definition.audience.exclude,
+                               after=row.cursor, limit=limit)
+            fetched = [str(found[0]) for found in self.services.mart.fetch(
+                sql, timeout_s=self.services.settings.segment_refresh_timeout_s)]
+            page, complete, start = fetched, len(fetched) < limit, 0
+            self._pages[row.id] = (page, complete)
+        return page[start : start + size]
 
     def _claim(self, row: CampaignRow, definition: CampaignDefinition, ids: list[str], *,
                now: datetime) -> tuple[int, list[Due]]:

@@ -23,6 +23,7 @@ from loopline.actions.workspaces import do_create_workspace
 from loopline.bootstrap import Runtime, build_runtime
 from loopline.cli.serve import run_server
 from loopline.config import load_settings
+from loopline.demo.engagement import seed_engagement
 from loopline.demo.generator import DemoPlan, estimate_messages, generate_messages
 from loopline.domain.events import EventRecord
 
@@ -65,6 +66,8 @@ def seed_demo(runtime: Runtime, plan: DemoPlan) -> dict[str, str]:
         project = progress.add_task("building profiles", total=stored)
         while moved := do_project_once(runtime.services, limit=20_000):
             progress.advance(project, moved)
+        journeys = seed_engagement(runtime.services, workspace_id=created.id, progress=progress)
+    console.print(f"{journeys} template journeys active; send events to see them run (GET /api/v1/outbox)")
     return {"id": created.id, "write_key": created.write_key, "secret_key": created.secret_key}
 
 

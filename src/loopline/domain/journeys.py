@@ -122,11 +122,17 @@ class WaitStep(_Model):
 
 
 class Condition(_Model):
-    """A test on a trait, a computed property or the triggering event's property."""
+    """A test on a trait, a computed property or the triggering event's property.
+
+    With ``against_trait`` the test compares with the customer's own trait of that name —
+    "balance below *their* alert_threshold" — and the test's ``value`` is the default for
+    customers who have not set it.
+    """
 
     source: Literal["trait", "computed", "event"]
     path: Name
     test: Comparison
+    against_trait: Name | None = None
 
 
 class BranchStep(_Model):
@@ -350,7 +356,12 @@ def _next_local(at: time, now: datetime, zone: Any) -> datetime:
 
 def _holds(condition: Condition, facts: Facts, now: datetime) -> bool:
     data = {"trait": facts.traits, "computed": facts.computed, "event": facts.event}[condition.source]
-    return matches(condition.test, lookup(data, condition.path), now=now)
+    test = condition.test
+    if condition.against_trait is not None:
+        own = lookup(facts.traits, condition.against_trait)
+        if isinstance(own, int | float | str) and not isinstance(own, bool):
+            test = test.model_copy(update={"value": own})
+    return matches(test, lookup(data, condition.path), now=now)
 
 
 def _pick(step: SplitStep, profile_id: str) -> str | None:

@@ -1,0 +1,41 @@
+"""The demo workspace comes with its policy, opt-ins and the template journeys, active and working."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from loopline.actions.journeys import JourneyEngine
+from loopline.bootstrap import build_runtime
+from loopline.cli.demo import seed_demo
+from loopline.config import Settings
+from loopline.demo.generator import DemoPlan
+from tests.conftest import GENEROUS
+
+
+def test_the_demo_seeds_active_template_journeys_that_act_on_new_events(tmp_path):
+    runtime = build_runtime(Settings(data_dir=tmp_path, **GENEROUS))
+    runtime.writer.start()
+    try:
+        keys = seed_demo(runtime, DemoPlan(customers=40, days=7, end=datetime(2026, 6, 15, tzinfo=UTC)))
+        services, workspace = runtime.services, keys["id"]
+        journeys = services.journeys.in_workspace(workspace_id=workspace)
+        assert sorted(j.name for j in journeys) == [
+            "Cart abandonment with an incentive", "Classified ad expiring", "Low-balance service alert",
+            "Welcome series", "Win-back after inactivity"]
+        assert {j.status for j in journeys} == {"active"}
+        customer = next(p for p in services.lookups.list_profiles(workspace_id=workspace, limit=100).items
+                        if p.traits.get("email"))
+        user_id = dict(services.lookups.list_identities(workspace_id=workspace, profile_id=customer.profile_id))[
+            "user_id"]
+        runtime.pipeline.record_platform_events(workspace_id=workspace, source="test", messages=[
+            {"type": "track", "userId": user_id, "event": "Balance Updated",
+             "properties": {"balance": 3}}])
+        runtime.projector.catch_up()
+        engine = JourneyEngine(services, runtime.pipeline)
+        while engine.process_events().events:
+            pass
+        (alert,) = services.sandbox.list_outbox(workspace_id=workspace)
+        assert alert["profile_id"] == customer.profile_id
+        assert "3" in alert["body"]
+    finally:
+        runtime.stop()
