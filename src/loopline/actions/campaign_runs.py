@@ -44,6 +44,7 @@ from loopline.store.sql.campaigns import CampaignRow
 from loopline.store.sql.send_ledger import Due
 
 AUDIENCE_PAGE_BATCHES = 50
+DELIVERY_ROUNDS = 50  # due sends handed over per tick: at most this many batches, then campaigns get their turn
 
 
 @dataclass(slots=True)
@@ -78,7 +79,11 @@ class CampaignRunner:
         # Settle lost answers and hand over deferred sends first, so a run whose last sends
         # go out now is found settled and completed in the same tick.
         do_reconcile(self.services, now=now)
-        report.sent += do_deliver_due(self.services, now=now).sent
+        for _ in range(DELIVERY_ROUNDS):  # deferred sends coming due at once (08:00 after quiet hours) go in rounds
+            delivered = do_deliver_due(self.services, now=now, limit=self.services.settings.campaign_batch_size)
+            report.sent += delivered.sent
+            if delivered.taken < self.services.settings.campaign_batch_size:
+                break
         for row in self.services.campaigns.due(now=now):
             if not self.services.campaigns.take_lease(campaign_id=row.id, owner=self.owner, until=now + self._lease,
                                                       now=now):

@@ -42,11 +42,9 @@ class DeliveryReport:
     retried: int
 
 
-def do_deliver_due(
-    services: Services, *, now: datetime, limit: int = 1_000, source_id: str | None = None,
-) -> DeliveryReport:
-    """Hand over up to ``limit`` due sends (of one source, or all) and record the answers."""
-    due = services.send_ledger.take_due(now=now, limit=limit, source_id=source_id)
+def do_deliver_due(services: Services, *, now: datetime, limit: int = 1_000) -> DeliveryReport:
+    """Hand over up to ``limit`` due sends and record the answers."""
+    due = services.send_ledger.take_due(now=now, limit=limit)
     outcomes = hand_over(services, due, now=now)
     if outcomes:
         services.send_ledger.settle(outcomes=outcomes, now=now)

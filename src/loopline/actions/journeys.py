@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ulid import ULID
@@ -290,7 +290,3 @@ def _zone(profile: Any) -> str | None:
     zone = traits.get("timezone") or traits.get("time_zone") or location.get("time_zone")
     return zone if isinstance(zone, str) else None
 
-
-def journey_window(definition: JourneyDefinition) -> timedelta:
-    """Return the longest wait of a journey (how long an enrolment may take at least)."""
-    return timedelta(minutes=max((getattr(s, "minutes", 0) or 0 for s in definition.steps), default=0))

@@ -145,8 +145,7 @@ class SqlSendLedger:
                 history.setdefault(row.profile_id, []).append(Earlier(sent, row.offer))
         return history
 
-    def take_due(self, *, now: datetime, limit: int, source_id: str | None = None,
-                 send_keys: Sequence[str] | None = None) -> list[Due]:
+    def take_due(self, *, now: datetime, limit: int) -> list[Due]:
         """Move up to ``limit`` due queued sends to ``sending`` and return them (held campaigns wait)."""
         query = sa.select(sends.c.send_key).where(
             sends.c.state == SendState.QUEUED, sends.c.not_before <= now,
@@ -154,10 +153,6 @@ class SqlSendLedger:
             sa.or_(sends.c.source_kind != "campaign", sends.c.source_id.in_(
                 sa.select(campaigns.c.id).where(campaigns.c.status.in_(("running", "completed"))))),
         )
-        if source_id is not None:
-            query = query.where(sends.c.source_id == source_id)
-        if send_keys is not None:
-            query = query.where(sends.c.send_key.in_(list(send_keys)))
         with self._writer.begin() as conn:
             keys = list(conn.execute(query.order_by(sends.c.not_before).limit(limit)).scalars())
             taken: list[Due] = []
