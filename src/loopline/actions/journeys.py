@@ -168,9 +168,13 @@ class JourneyEngine:
         if not records:
             return report
         active = [(row, parse_journey(row.definition)) for row in services.journeys.active()]
+        # Only workspaces with an active journey or a running enrolment need their events looked at.
+        concerned = {row.workspace_id for row, _ in active} | services.journeys.workspaces_running()
         now = services.clock.now()
         for record in records:
             report.events += 1
+            if record.workspace_id not in concerned:
+                continue
             reference = record.user_id or record.anonymous_id
             profile = services.lookups.find_profile(workspace_id=record.workspace_id, reference=reference) \
                 if reference else None

@@ -172,6 +172,12 @@ class SqlJourneyStore:
                 enrollments.c.state == "active")).all()
         return [EnrollmentRow(**as_dict(r)) for r in rows]
 
+    def workspaces_running(self) -> set[str]:
+        """Return the workspaces with at least one active enrolment."""
+        with self._engine.connect() as conn:
+            return set(conn.execute(sa.select(enrollments.c.workspace_id).where(enrollments.c.state == "active")
+                                    .distinct()).scalars())
+
     def due(self, *, now: datetime, limit: int) -> list[EnrollmentRow]:
         """Return active enrolments whose wait has ended."""
         with self._engine.connect() as conn:
