@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -11,6 +10,7 @@ import structlog
 from ulid import ULID
 
 from loopline.actions.mart import do_sync_mart
+from loopline.actions.periodic import Periodic
 from loopline.actions.segments import RefreshReport, do_refresh_segment, refresh_due, refresh_order_of
 from loopline.domain.segments.builtin import BUILTIN_SEGMENTS
 from loopline.domain.segments.definition import parse_segment
@@ -86,33 +86,13 @@ def do_maintain_segments(services: Services, pipeline: IngestPipeline) -> Mainte
     return MaintenanceReport(done, full, entered, exited, failed)
 
 
-class SegmentMaintainer:
+class SegmentMaintainer(Periodic):
     """A background thread that runs ``do_maintain_segments`` every ``segment_refresh_interval_s``."""
 
     def __init__(self, services: Services, pipeline: IngestPipeline) -> None:
-        self._services = services
-        self._pipeline = pipeline
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="loopline-segments", daemon=True)
+        super().__init__(name="segments", interval=services.settings.segment_refresh_interval_s, step=self._pass)
+        self._services, self._pipeline = services, pipeline
         self.last_report: MaintenanceReport | None = None
-        self.last_error: BaseException | None = None
 
-    def start(self) -> None:
-        """Start the thread; the first pass runs one interval after start."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the pass under way, if any."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        interval = self._services.settings.segment_refresh_interval_s
-        while not self._stopping.wait(interval):
-            try:
-                self.last_report = do_maintain_segments(self._services, self._pipeline)
-                self.last_error = None
-            except Exception as error:  # the platform keeps running; /health reports it
-                self.last_error = error
-                log.exception("segment_maintenance_failed")
+    def _pass(self) -> None:
+        self.last_report = do_maintain_segments(self._services, self._pipeline)

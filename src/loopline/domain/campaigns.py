@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from loopline.domain.consent import CHANNELS, TOPIC
 from loopline.domain.contact_policy import Priority, zone_of
-from loopline.domain.segments.definition import PropertyFilter, problem_path, unstorable_text
+from loopline.domain.segments.definition import PropertyFilter, problems_of, unstorable_text
 
 MAX_VARIANTS = 8
 MAX_SEGMENTS = 20
@@ -209,10 +209,7 @@ def parse_campaign(data: Any) -> CampaignDefinition:
     try:
         return CampaignDefinition.model_validate(data)
     except ValidationError as error:
-        raise CampaignInvalid([
-            {"path": problem_path(item["loc"]), "message": str(item["msg"]).removeprefix("Value error, ")}
-            for item in error.errors(include_url=False)
-        ]) from None
+        raise CampaignInvalid(problems_of(error)) from None
 
 
 def first_run(schedule: Schedule, *, now: datetime) -> datetime:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from loopline.domain.campaigns import CampaignInvalid, Channel
 from loopline.domain.contact_policy import Cap, Policy, QuietHours
 from loopline.domain.recipients import DEFAULT_OPT_IN_CHANNELS, Rules
-from loopline.domain.segments.definition import problem_path, unstorable_text
+from loopline.domain.segments.definition import problems_of, unstorable_text
 
 # Channels that interrupt: a buzzing phone at night. Email waits in the inbox anyway.
 QUIET_CHANNELS: tuple[Channel, ...] = ("push", "sms", "web_push")
@@ -86,7 +86,4 @@ def parse_policy(data: Any) -> PolicyDocument:
     try:
         return PolicyDocument.model_validate(data)
     except ValidationError as error:
-        raise CampaignInvalid([
-            {"path": problem_path(item["loc"]), "message": str(item["msg"]).removeprefix("Value error, ")}
-            for item in error.errors(include_url=False)
-        ]) from None
+        raise CampaignInvalid(problems_of(error)) from None

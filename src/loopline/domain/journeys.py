@@ -25,7 +25,7 @@ from loopline.domain.campaigns import Channel, Content
 from loopline.domain.comparisons import lookup, matches
 from loopline.domain.consent import TOPIC
 from loopline.domain.contact_policy import Priority, zone_of
-from loopline.domain.segments.definition import Comparison, PropertyFilter, problem_path, unstorable_text
+from loopline.domain.segments.definition import Comparison, PropertyFilter, problems_of, unstorable_text
 from loopline.domain.segments.membership import SEGMENT_ENTERED, SEGMENT_EXITED
 
 MAX_STEPS = 50
@@ -237,10 +237,7 @@ def parse_journey(data: Any) -> JourneyDefinition:
     try:
         return JourneyDefinition.model_validate(data)
     except ValidationError as error:
-        raise JourneyInvalid([
-            {"path": problem_path(item["loc"]), "message": str(item["msg"]).removeprefix("Value error, ")}
-            for item in error.errors(include_url=False)
-        ]) from None
+        raise JourneyInvalid(problems_of(error)) from None
 
 
 @dataclass(frozen=True, slots=True)

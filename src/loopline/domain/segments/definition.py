@@ -431,11 +431,13 @@ def parse_segment(data: Any) -> SegmentDefinition:
     try:
         return SegmentDefinition.model_validate(data)
     except ValidationError as error:
-        problems = [
-            {"path": problem_path(item["loc"]), "message": str(item["msg"]).removeprefix("Value error, ")}
-            for item in error.errors(include_url=False)
-        ]
-        raise SegmentInvalid(problems) from None
+        raise SegmentInvalid(problems_of(error)) from None
+
+
+def problems_of(error: ValidationError) -> list[dict[str, str]]:
+    """Return each validation problem as ``{"path", "message"}``, in words a person reads."""
+    return [{"path": problem_path(item["loc"]), "message": str(item["msg"]).removeprefix("Value error, ")}
+            for item in error.errors(include_url=False)]
 
 
 def unstorable_text(data: Any, location: tuple[int | str, ...] = ()) -> list[dict[str, str]]:
