@@ -167,3 +167,22 @@ def test_the_global_control_group_is_held_out_of_every_marketing_campaign(shop):
     assert held(one) == held(two)
     assert 10 <= len(held(one)) <= 60
     assert held(service) == set()  # service messages reach everyone
+
+
+def test_a_higher_ranked_marketing_message_takes_a_full_caps_place_from_a_lower_one_still_waiting(shop):
+    shop.ingest(customers(1))
+    shop.policy(opt_in_channels=[], caps=[{"limit": 1, "window_hours": 24}],
+                quiet_hours={"start": "21:00", "end": "08:00", "channels": ["email"]})
+    segment = shop.segment()
+    night = datetime(2026, 6, 15, 21, 0, tzinfo=UTC)  # 23:00 in Berlin: everything waits for the morning
+    newsletter = _run(shop, segment, "Newsletter", night, rank=3)
+    sale = _run(shop, segment, "Flash sale", night + timedelta(minutes=30), rank=8)
+    tips = _run(shop, segment, "Tips", night + timedelta(minutes=40), rank=2)
+    assert {s["source_id"]: (s["state"], s["reason"]) for s in shop.sends("u-00000")} == {
+        newsletter: ("skipped", "outranked"), sale: ("queued", "quiet_hours"), tips: ("skipped", "frequency_cap")}
+    shop.tick(datetime(2026, 6, 16, 6, 0, tzinfo=UTC))
+    assert [m["source_id"] for m in shop.outbox()] == [sale]
+    # Once a message has gone out it is never taken back: a higher rank the next evening waits its turn.
+    late = _run(shop, segment, "Late offer", datetime(2026, 6, 16, 7, 0, tzinfo=UTC), rank=10)
+    (row,) = shop.sends("u-00000", source_id=late)
+    assert (row["state"], row["reason"]) == ("skipped", "frequency_cap")

@@ -46,6 +46,8 @@ def decide_and_record(
             payload, state = render(outcome.channel), SendState.QUEUED
         except RenderFailed as error:
             state, reason, detail = SendState.FAILED, error.reason, error.message
+    if outcome.displaces is not None and state == SendState.QUEUED:
+        claim.displace(waiting_key=outcome.displaces, by=intent.send_key, profile_id=intent.profile_id)
     claim.record(ledger_row(source, intent, outcome, state=state, reason=reason, detail=detail, payload=payload,
                             variant=variant, now=now))
     return state
@@ -60,7 +62,8 @@ def ledger_row(
         "send_key": intent.send_key, "workspace_id": "", "source_kind": source.kind, "source_id": source.id,
         "step": source.step, "occurrence": source.occurrence, "profile_id": intent.profile_id,
         "channel": outcome.channel, "address": outcome.address if state == SendState.QUEUED else None,
-        "variant": variant, "priority": str(intent.priority), "topic": intent.topic, "offer": intent.offer,
+        "variant": variant, "priority": str(intent.priority), "rank": intent.rank, "topic": intent.topic,
+        "offer": intent.offer,
         "state": str(state), "reason": reason, "detail": detail[:500],
         # A queued send always has a time it is due from (the claim's, unless deferred): the
         # hand-over reads due sends as one index range, past everything deferred.

@@ -268,7 +268,7 @@ class JourneyEngine:
         key = send_key(workspace_id=enrollment.workspace_id, source=f"{enrollment.journey_id}/{step.id}",
                        profile_id=enrollment.profile_id, channel="*", occurrence=occurrence)
         intent = Intent(key, enrollment.profile_id, tuple(step.channels), definition.priority, enrollment.journey_id,
-                        definition.topic)
+                        definition.topic, rank=definition.rank)
         policy = get_policy(services, workspace_id=enrollment.workspace_id)
         limits = RenderLimits(max_seconds=services.settings.render_time_limit_ms / 1000)
         contents = {channel: CompiledContent(

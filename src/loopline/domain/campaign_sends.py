@@ -72,7 +72,7 @@ def plan(run: Run, *, profile_id: str, time_zone: str | None, position: int, now
         key = send_key(workspace_id=run.workspace_id, source=run.campaign_id, profile_id=profile_id,
                        channel=channels[0] if definition.every_channel else ANY_CHANNEL, occurrence=run.occurrence)
         intent = Intent(key, profile_id, channels, definition.priority, run.campaign_id, definition.topic,
-                        definition.offer, not_before, expires, held_out)
+                        definition.offer, not_before, expires, held_out, definition.rank)
         planned.append(Planned(intent, variant))
     return planned
 

@@ -163,6 +163,7 @@ class CampaignDefinition(_Model):
     global_control: bool = True
     topic: str = Field(default="all", max_length=100)
     priority: Priority = Priority.MARKETING
+    rank: int = Field(default=5, ge=1, le=10)
     offer: str | None = Field(default=None, max_length=200)
     expires_after_hours: float | None = Field(default=None, gt=0, le=24 * 90)
     schedule: Schedule = Field(default_factory=Schedule)

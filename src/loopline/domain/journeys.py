@@ -190,6 +190,7 @@ class JourneyDefinition(_Model):
     goal: EventMatch | None = None
     topic: str = Field(default="all", max_length=100, pattern=TOPIC.pattern)
     priority: Priority = Priority.MARKETING
+    rank: int = Field(default=5, ge=1, le=10)
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
 
     @model_validator(mode="after")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from loopline.domain.consent import ALL_TOPICS
-from loopline.domain.contact_policy import BYPASSES_POLICY, Message, Policy, Priority, Sent, decide
+from loopline.domain.contact_policy import BYPASSES_POLICY, Decision, Message, Policy, Priority, Sent, decide
 
 # Marketing on these channels needs an explicit opt-in by default (GDPR, German UWG §7):
 # email and SMS. Push and web push had the device's own permission prompt; in-app messages
@@ -53,6 +53,7 @@ class Intent:
     not_before: datetime | None = None
     expires_at: datetime | None = None
     held_out: str | None = None  # "control_group" or "global_control_group" when the customer is held out
+    rank: int = 5  # among marketing messages: a higher rank takes a full cap's place from a lower one still waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Outcome:
     detail: str = ""
     not_before: datetime | None = None
     address: str | None = None
+    displaces: str | None = None  # the send key of a waiting lower-ranked message whose place this one takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class Earlier:
 
     sent: Sent
     offer: str | None = None
+    rank: int = 5
+    waiting_key: str | None = None  # its send key while it still waits to go out (queued), else None
 
 
 def choose(intent: Intent, contact: Contact, *, history: Sequence[Earlier], rules: Rules, now: datetime) -> Outcome:
@@ -104,11 +108,36 @@ def choose(intent: Intent, contact: Contact, *, history: Sequence[Earlier], rule
     message = Message(channel, intent.priority, intent.sender_id, intent.expires_at)
     decision = decide(message, history=[e.sent for e in history], policy=rules.policy,
                       time_zone=contact.time_zone, now=moment)
+    displaced = None
+    if decision.reason == "frequency_cap" and decision.action in ("skip", "defer"):
+        displaced, decision = _outrank(intent, message, history, rules=rules, time_zone=contact.time_zone,
+                                       moment=moment, decision=decision)
     if decision.action == "skip":
         return _skip(intent, channel, decision.reason, "; ".join(f"{k}: {v}" for k, v in decision.details.items()))
     not_before = decision.until if decision.action == "defer" else intent.not_before
     return Outcome(intent.send_key, intent.profile_id, channel, queued=True, reason=decision.reason,
-                   not_before=not_before, address=address)
+                   not_before=not_before, address=address, displaces=displaced)
+
+
+def _outrank(
+    intent: Intent, message: Message, history: Sequence[Earlier], *, rules: Rules, time_zone: str | None,
+    moment: datetime, decision: Decision,
+) -> tuple[str | None, Decision]:
+    """Try to take a full cap's place from a lower-ranked marketing message that has not gone out yet.
+
+    The lowest-ranked waiting message goes first (the latest of equals); the first whose
+    removal lets this message through is displaced. Sent messages are never taken back.
+    """
+    if intent.priority is not Priority.MARKETING:
+        return None, decision
+    waiting = sorted((e for e in history if e.waiting_key and e.sent.priority is Priority.MARKETING
+                      and e.rank < intent.rank), key=lambda e: (e.rank, -e.sent.at.timestamp()))
+    for candidate in waiting:
+        rest = [e.sent for e in history if e is not candidate]
+        retry = decide(message, history=rest, policy=rules.policy, time_zone=time_zone, now=moment)
+        if retry.reason != "frequency_cap" and retry.action != "skip":
+            return candidate.waiting_key, retry
+    return None, decision
 
 
 def _skip(intent: Intent, channel: str, reason: str, detail: str) -> Outcome:

@@ -65,6 +65,12 @@ class Claim:
     hand_over: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
     taken: list[Due] = field(default_factory=list)
+    displaced: dict[str, str] = field(default_factory=dict)  # waiting send key → the key that took its place
+
+    def displace(self, *, waiting_key: str, by: str, profile_id: str) -> None:
+        """Skip a waiting lower-ranked send (``outranked``) when the claim commits; it leaves the history now."""
+        self.displaced[waiting_key] = by
+        self.history[profile_id] = [e for e in self.history.get(profile_id, []) if e.waiting_key != waiting_key]
 
     def record(self, row: dict[str, Any]) -> None:
         """Add a ledger row to insert when the claim commits; a decided send also joins the history.
@@ -84,7 +90,9 @@ class Claim:
         self.existing.add(row["send_key"])
         if row["state"] in (SendState.QUEUED, SendState.SENDING):
             sent = Sent(row["created_at"], row["channel"], Priority(row["priority"]), row["source_id"])
-            self.history.setdefault(row["profile_id"], []).append(Earlier(sent, row.get("offer")))
+            waiting = row["send_key"] if row["state"] == SendState.QUEUED else None
+            self.history.setdefault(row["profile_id"], []).append(
+                Earlier(sent, row.get("offer"), row.get("rank", 5), waiting))
 
 
 class SqlSendLedger:
@@ -111,6 +119,7 @@ class SqlSendLedger:
             claim = Claim(conn, workspace_id, existing, self._history(conn, workspace_id, unique, since),
                           self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique), now, hand_over)
             yield claim
+            self._displace(conn, claim)
             upsert(conn, sends, claim.rows, keys=("send_key",))
 
     def peek(
@@ -121,6 +130,26 @@ class SqlSendLedger:
         with self._engine.connect() as conn:
             return (self._history(conn, workspace_id, unique, since),
                     self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique))
+
+    @staticmethod
+    def _displace(conn: sa.Connection, claim: Claim) -> None:
+        """Skip the sends outranked in this claim; a send a worker took meanwhile keeps its place.
+
+        Then the send that would have displaced it has no room under the cap after all,
+        and is recorded as skipped for the cap instead of queued.
+        """
+        for waiting_key, by in claim.displaced.items():
+            done = conn.execute(sends.update().where(sends.c.send_key == waiting_key,
+                                                     sends.c.state == SendState.QUEUED).values(
+                state=SendState.SKIPPED, reason="outranked", payload=None, updated_at=claim.now,
+                detail="a higher-ranked marketing message took its place under the frequency cap")).rowcount
+            if done:
+                continue
+            for row in claim.rows:
+                if row["send_key"] == by:
+                    row.update(state=SendState.SKIPPED, reason="frequency_cap", payload=None, not_before=None,
+                               detail="the lower-ranked message it would have replaced went out meanwhile")
+            claim.taken = [due for due in claim.taken if due.send_key != by]
 
     @staticmethod
     def _lock(conn: sa.Connection, workspace_id: str, profile_ids: list[str]) -> None:
@@ -138,11 +167,12 @@ class SqlSendLedger:
         for chunk in _chunks(profile_ids):
             for row in conn.execute(sa.select(
                 sends.c.profile_id, sends.c.created_at, sends.c.channel, sends.c.priority, sends.c.source_id,
-                sends.c.offer,
+                sends.c.offer, sends.c.rank, sends.c.state, sends.c.send_key,
             ).where(sends.c.workspace_id == workspace_id, one_of(conn, sends.c.profile_id, chunk),
                     sends.c.state.in_(COUNTED), sends.c.created_at > since)):
                 sent = Sent(aware(row.created_at), row.channel, Priority(row.priority), row.source_id)  # type: ignore[arg-type]
-                history.setdefault(row.profile_id, []).append(Earlier(sent, row.offer))
+                waiting = row.send_key if row.state == SendState.QUEUED else None
+                history.setdefault(row.profile_id, []).append(Earlier(sent, row.offer, row.rank, waiting))
         return history
 
     def take_due(self, *, now: datetime, limit: int) -> list[Due]:

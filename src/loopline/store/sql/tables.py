@@ -249,6 +249,7 @@ sends = sa.Table(
     sa.Column("address", sa.String(512)),
     sa.Column("variant", sa.String(200)),
     sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("rank", sa.SmallInteger, nullable=False, server_default="5"),
     sa.Column("topic", sa.String(100), nullable=False),
     sa.Column("offer", sa.String(200)),
     sa.Column("state", sa.String(16), nullable=False),
