@@ -25,7 +25,9 @@ GENEROUS: dict[str, Any] = {"failed_key_attempts_per_minute": 1_000_000,
                              # Tests refresh segments themselves; the background pass has a test of its own.
                              "segment_refresh_interval_s": 3_600,
                              # Tests tick the campaign scheduler with a clock they set; its thread has its own test.
-                             "scheduler_interval_s": 3_600}
+                             "scheduler_interval_s": 3_600,
+                             # Journey tests drive the engine themselves; the projector hook has its own test.
+                             "journey_triggers_after_projection": False}
 
 
 def postgres_url_or_skip() -> str:

@@ -110,6 +110,10 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     projector.watch_pressure(writer.pressure)
     pipeline = IngestPipeline(services, writer)
+    journeys = JourneyEngine(services, pipeline)
+    if settings.journey_triggers_after_projection:
+        # Journeys act on events as soon as they are on a profile, not on the scheduler's next tick.
+        projector.after_each_step(journeys.catch_up)
     return Runtime(
         services=services,
         writer=writer,
@@ -117,5 +121,5 @@ def build_runtime(settings: Settings) -> Runtime:
         pipeline=pipeline,
         keys=KeyRing(services.workspaces, failed_per_minute=settings.failed_key_attempts_per_minute),
         segments=SegmentMaintainer(services, pipeline),
-        scheduler=Scheduler(CampaignRunner(services, pipeline=pipeline), JourneyEngine(services, pipeline)),
+        scheduler=Scheduler(CampaignRunner(services, pipeline=pipeline), journeys),
     )

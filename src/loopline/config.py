@@ -133,6 +133,10 @@ class Settings(BaseSettings):
         default=300.0, gt=0,
         description="A send handed to a channel with no answer after this long is settled by asking the channel.",
     )
+    journey_triggers_after_projection: bool = Field(
+        default=True,
+        description="Act on journey triggers right after each projection step (else on the scheduler's tick only).",
+    )
     render_time_limit_ms: float = Field(
         default=200.0, gt=0, le=10_000,
         description="Longest a message template may take to render; past it the send fails with render_limit.",

@@ -176,3 +176,33 @@ def test_bad_journeys_are_refused_with_where_and_why(shop):
     assert response.json()["problems"][0]["path"] == "definition.steps.0.content.email.body"
     missing = shop.client.post("/api/v1/journeys/jny_nothing/activate", headers=shop.headers)
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "journey_not_found")
+
+
+def test_a_trigger_is_acted_on_right_after_projection_without_the_scheduler(tmp_path):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from loopline.actions.workspaces import do_create_workspace
+    from loopline.api.app import create_app
+    from loopline.config import Settings
+    from tests.conftest import ADMIN_TOKEN
+    from tests.engagement.conftest import Shop
+
+    runtime = build_runtime(Settings(data_dir=tmp_path, scheduler_interval_s=3_600, segment_refresh_interval_s=3_600,
+                                     projection_interval_ms=10))
+    with TestClient(create_app(runtime, admin_token=ADMIN_TOKEN)) as client:
+        shop = Shop(client, runtime, do_create_workspace(runtime.services, name="Live"))
+        shop.ingest(customers(1))
+        shop.policy(opt_in_channels=[])
+        _journey(shop, {"trigger": {"type": "event", "event": "Signed Up"}, "steps": [
+            {"id": "hi", "type": "send", "channels": ["email"], "content": {"email": {"body": "Welcome"}}}]},
+            name="Welcome")
+        shop.clock.at = NOW + timedelta(seconds=1)
+        response = client.post("/v1/track", headers=basic(shop.workspace.write_key),
+                               json={"userId": "u-00000", "event": "Signed Up"})
+        assert response.status_code == 200
+        deadline = time.monotonic() + 30
+        while not shop.outbox():  # nobody calls the engine: the projector's follow-up does
+            assert time.monotonic() < deadline, "the trigger was not acted on after projection"
+            time.sleep(0.02)

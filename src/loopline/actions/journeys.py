@@ -12,6 +12,7 @@ pass, then are handed over at once.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -149,6 +150,9 @@ class JourneyEngine:
         self.services = services
         self.pipeline = pipeline
         self._definitions: dict[tuple[str, int], JourneyDefinition] = {}
+        # Events are read behind one cursor: two threads (the projector's follow-up and the
+        # scheduler's tick) must not read the same events at once.
+        self._reading = threading.Lock()
 
     def definition(self, journey_id: str, version: int) -> JourneyDefinition:
         """Return (and keep) one version's parsed definition."""
@@ -161,6 +165,15 @@ class JourneyEngine:
 
     def process_events(self, *, limit: int = 1_000) -> TriggerReport:
         """Read new projected events and act on them: goals, waits for events, entries."""
+        with self._reading:
+            return self._process_events(limit)
+
+    def catch_up(self) -> None:
+        """Act on every projected event not read yet."""
+        while self.process_events().events:
+            pass
+
+    def _process_events(self, limit: int) -> TriggerReport:
         services, report = self.services, TriggerReport()
         cursor = services.journeys.get_cursor()
         projected = services.profiles.get_cursor(name=PROJECTION_CURSOR)

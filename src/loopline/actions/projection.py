@@ -96,7 +96,12 @@ class Projector:
         self._stopping = threading.Event()
         self._idle = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="loopline-projector", daemon=True)
+        self._after_step: Callable[[], object] = lambda: None
         self.last_error: Exception | None = None
+
+    def after_each_step(self, follow: Callable[[], object]) -> None:
+        """Run ``follow`` after every step that projected events (journey triggers act on them at once)."""
+        self._after_step = follow
 
     def watch_pressure(self, pressure: Callable[[], float]) -> None:
         """Follow how saturated ingest is (0 idle, 1.0 or more saturated)."""
@@ -127,6 +132,8 @@ class Projector:
         with self._idle:
             started = time.monotonic()
             moved = do_project_once(self._services, limit=self._batch)
+            if moved:
+                self._after_step()
             spent = time.monotonic() - started
         if moved and self._pressure() >= 1.0:
             self._stopping.wait(spent * (1 / self._share - 1))

@@ -21,6 +21,5 @@ class Scheduler(Periodic):
 
     def tick_journeys(self) -> None:
         """Act on new events (entries, goals, waits for events), then wake the waits whose time came."""
-        while self.journeys.process_events().events:
-            pass
+        self.journeys.catch_up()
         self.journeys.wake_due(now=self.runner.services.clock.now())

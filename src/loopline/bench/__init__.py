@@ -27,4 +27,5 @@ BENCHES: dict[str, Bench] = {
     "segments-incremental": _lazy("loopline.bench.incremental", "run_segments_incremental"),
     "analytics": _lazy("loopline.bench.analytics", "run_analytics"),
     "campaign": _lazy("loopline.bench.campaign", "run_campaign"),
+    "triggers": _lazy("loopline.bench.triggers", "run_triggers"),
 }
