@@ -57,3 +57,11 @@ def test_every_route_is_documented():
             documented = re.sub(r"\{[^}]+\}", "{", text)
             for method in route.methods:
                 assert f"{method} {path}" in documented, f"{method} {route.path} missing from docs/api.md"
+
+
+def test_every_benchmark_has_its_figures_in_the_benchmarks_page():
+    from loopline.bench import BENCHES
+
+    text = read("docs/benchmarks.md")
+    for name in BENCHES:
+        assert f"## `{name}`" in text, f"benchmark {name!r} has no section in docs/benchmarks.md"
