@@ -184,26 +184,42 @@ class JourneyEngine:
         # Only workspaces with an active journey or a running enrolment need their events looked at.
         concerned = {row.workspace_id for row, _ in active} | services.journeys.workspaces_running()
         now = services.clock.now()
+        owners, running = self._owners(records, concerned)
         for record in records:
             report.events += 1
-            if record.workspace_id not in concerned:
-                continue
-            reference = record.user_id or record.anonymous_id
-            profile = services.lookups.find_profile(workspace_id=record.workspace_id, reference=reference) \
-                if reference else None
-            if profile is None:
+            profile_id = owners.get((record.workspace_id, *_identifier(record)))
+            if profile_id is None:
                 continue
             name, properties = record.event or record.type, record.properties
-            self._running(record.workspace_id, profile.profile_id, (name, properties), now=now, report=report)
+            if (record.workspace_id, profile_id) in running:
+                self._running(record.workspace_id, profile_id, (name, properties), now=now, report=report)
             for row, definition in active:
                 if row.workspace_id != record.workspace_id or (
                         row.active_since is not None and record.received_at < row.active_since):
                     continue  # another workspace's, or an event from before the journey was switched on
                 if definition.trigger.as_match().hit(name, properties, now=now):
-                    report.entered += self._enter(row, definition, profile.profile_id, message_id=record.message_id,
-                                                  trigger={"event": name, "properties": properties}, now=now)
+                    entered = self._enter(row, definition, profile_id, message_id=record.message_id,
+                                          trigger={"event": name, "properties": properties}, now=now)
+                    report.entered += entered
+                    if entered:
+                        running.add((record.workspace_id, profile_id))  # later events may end or wake it
         services.journeys.set_cursor(max(r.seq or 0 for r in records))
         return report
+
+    def _owners(self, records: list[Any], concerned: set[str]) -> tuple[dict[tuple[str, str, str], str],
+                                                                        set[tuple[str, str]]]:
+        """Return the owner of each concerned record's user (one query per workspace) and who is in a journey."""
+        services = self.services
+        owners: dict[tuple[str, str, str], str] = {}
+        running: set[tuple[str, str]] = set()
+        for workspace_id in concerned:
+            mine = [r for r in records if r.workspace_id == workspace_id]
+            found = services.lookups.owners(workspace_id=workspace_id, identifiers=[_identifier(r) for r in mine])
+            for (kind, value), profile_id in found.items():
+                owners[(workspace_id, kind, value)] = profile_id
+            running.update((workspace_id, profile_id) for profile_id in services.journeys.profiles_running(
+                workspace_id=workspace_id, profile_ids=list(found.values())))
+        return owners, running
 
     def _running(self, workspace_id: str, profile_id: str, happened: tuple[str, Mapping[str, Any]], *,
                  now: datetime, report: TriggerReport) -> None:
@@ -300,6 +316,11 @@ class JourneyEngine:
                               intent=intent, variant=None, rules=policy.rules(), now=now,
                               render=lambda channel: render_content(contents[channel], context, limits=limits))
         do_hand_over_taken(services, claim.taken, now=now)
+
+
+def _identifier(record: Any) -> tuple[str, str]:
+    """Return the identifier an event is placed by: its userId, else its anonymousId."""
+    return ("user_id", record.user_id) if record.user_id else ("anonymous_id", record.anonymous_id or "")
 
 
 def _zone(profile: Any) -> str | None:

@@ -172,6 +172,17 @@ class SqlJourneyStore:
                 enrollments.c.state == "active")).all()
         return [EnrollmentRow(**as_dict(r)) for r in rows]
 
+    def profiles_running(self, *, workspace_id: str, profile_ids: Sequence[str]) -> set[str]:
+        """Return which of these customers have an active enrolment (one query for a whole batch)."""
+        unique = sorted(set(profile_ids))
+        found: set[str] = set()
+        with self._engine.connect() as conn:
+            for start in range(0, len(unique), 900):
+                found.update(conn.execute(sa.select(enrollments.c.profile_id).where(
+                    enrollments.c.workspace_id == workspace_id, enrollments.c.state == "active",
+                    enrollments.c.profile_id.in_(unique[start : start + 900])).distinct()).scalars())
+        return found
+
     def workspaces_running(self) -> set[str]:
         """Return the workspaces with at least one active enrolment."""
         with self._engine.connect() as conn:

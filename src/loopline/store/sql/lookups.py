@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,22 @@ class SqlProfileLookups:
                     .limit(1)
                 ).scalar()
             return self._follow(conn, workspace_id, profile_id)
+
+    def owners(self, *, workspace_id: str, identifiers: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Return the profile owning each identifier found, for many identifiers in one query.
+
+        Merges move identifiers to the surviving profile, so the identity map names the live owner.
+        """
+        wanted = sorted(set(identifiers))
+        found: dict[tuple[str, str], str] = {}
+        with self._engine.connect() as conn:
+            for start in range(0, len(wanted), 400):
+                chunk = wanted[start : start + 400]
+                found.update(((r.kind, r.value), r.profile_id) for r in conn.execute(
+                    sa.select(identities.c.kind, identities.c.value, identities.c.profile_id).where(
+                        identities.c.workspace_id == workspace_id,
+                        sa.tuple_(identities.c.kind, identities.c.value).in_(chunk))))
+        return found
 
     def _follow(self, conn: sa.Connection, workspace_id: str, profile_id: str | None) -> Profile | None:
         for _ in range(MAX_MERGE_HOPS):
