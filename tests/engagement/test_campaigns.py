@@ -164,3 +164,24 @@ def test_lifecycle_moves_the_state_does_not_allow_are_refused_and_cancel_skips_w
     assert shop.move(cid, "resume", status=409)["error"]["code"] == "campaign_state"
     missing = shop.client.post("/api/v1/campaigns/cmp_nothing/pause", headers=shop.headers)
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "campaign_not_found")
+
+
+def test_a_message_can_name_the_last_product_each_customer_viewed(shop):
+    shop.ingest([
+        *customers(2),
+        {"type": "track", "userId": "u-00000", "event": "Product Viewed", "timestamp": "2026-06-10T10:00:00Z",
+         "properties": {"name": "Trail shoes", "price": 120}},
+        {"type": "track", "userId": "u-00000", "event": "Product Viewed", "timestamp": "2026-06-12T10:00:00Z",
+         "properties": {"name": "Rain jacket", "price": 90}},
+    ])
+    shop.policy(opt_in_channels=[])
+    campaign = shop.campaign(shop.segment(), variants=[{"name": "A", "split": 100, "content": {"email": {
+        "subject": "Still thinking?",
+        "body": "{{ recommendations.last_viewed_product.name | default('Our picks') }} is waiting"}}}])
+    preview = shop.client.post(f"/api/v1/campaigns/{campaign['id']}/preview", headers=shop.headers,
+                               json={"profile": "u-00000"}).json()
+    assert preview["messages"]["email"]["body"] == "Rain jacket is waiting"
+    shop.move(campaign["id"], "schedule")
+    shop.tick()
+    bodies = {m["address"]: m["body"] for m in shop.outbox()}
+    assert bodies == {"c00000@example.com": "Rain jacket is waiting", "c00001@example.com": "Our picks is waiting"}

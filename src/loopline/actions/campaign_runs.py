@@ -26,7 +26,14 @@ from loopline.actions.claims import LedgerSource, Render, decide_and_record
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.delivery import do_deliver_due, do_hand_over_taken, do_reconcile
 from loopline.actions.ingest import IngestPipeline
-from loopline.actions.messages import CompiledContent, compile_contents, context_for, render_content
+from loopline.actions.messages import (
+    CompiledContent,
+    compile_contents,
+    context_for,
+    last_viewed,
+    render_content,
+    uses_recommendations,
+)
 from loopline.actions.segments import do_refresh_segment
 from loopline.domain.campaign_sends import Run, keys_of, plan
 from loopline.domain.campaigns import (
@@ -206,6 +213,8 @@ class CampaignRunner:
                   policy.global_control_percent, policy.default_time_zone)
         source = LedgerSource("campaign", row.id, row.occurrence or "")
         keys = [key for pid in ids for key in keys_of(run, profile_id=pid)]
+        viewed = last_viewed(services, workspace_id=row.workspace_id, profile_ids=ids) \
+            if uses_recommendations(compiled) else {}
         recorded = 0
         with services.send_ledger.claiming(workspace_id=row.workspace_id, profile_ids=ids, send_keys=keys,
                                            since=now - policy.lookback(), now=now, hand_over=True) as claim:
@@ -213,7 +222,8 @@ class CampaignRunner:
                 recipient = claim.recipients.get(profile_id)
                 if recipient is None:
                     continue  # merged away or erased since the segment was refreshed
-                context = context_for(recipient, campaign={"id": row.id, "name": row.name})
+                context = context_for(recipient, campaign={"id": row.id, "name": row.name},
+                                      viewed=viewed.get(profile_id))
                 for planned in plan(run, profile_id=profile_id, time_zone=recipient.contact.time_zone,
                                     position=row.claimed + index, now=now):
                     state = decide_and_record(

@@ -11,7 +11,13 @@ from ulid import ULID
 from loopline.actions.claims import LedgerSource, decide_and_record
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.delivery import do_hand_over_taken
-from loopline.actions.messages import compile_contents, context_for, render_content
+from loopline.actions.messages import (
+    compile_contents,
+    context_for,
+    last_viewed,
+    render_content,
+    uses_recommendations,
+)
 from loopline.domain.campaign_sends import Run, plan
 from loopline.domain.campaigns import (
     EDITABLE,
@@ -207,7 +213,9 @@ def preview_campaign(services: Services, *, workspace_id: str, campaign_id: str,
     outcome = choose(first.intent, recipient.contact, history=history.get(profile.profile_id, []),
                      rules=policy.rules(), now=now)
     compiled, _ = compile_contents(definition)
-    context = context_for(recipient, campaign={"id": row.id, "name": row.name})
+    viewed = last_viewed(services, workspace_id=workspace_id, profile_ids=[profile.profile_id]) \
+        if uses_recommendations(compiled) else {}
+    context = context_for(recipient, campaign={"id": row.id, "name": row.name}, viewed=viewed.get(profile.profile_id))
     messages: dict[str, dict[str, Any]] = {}
     for channel in definition.channels:
         try:
@@ -247,11 +255,14 @@ def do_test_send(services: Services, *, workspace_id: str, campaign_id: str, ref
     # The workspace's consent rules, without its caps and quiet hours: a tester wants it now.
     rules = replace(policy.rules(), policy=Policy(default_time_zone=policy.default_time_zone))
     limits = render_limits(services)
+    viewed = last_viewed(services, workspace_id=workspace_id, profile_ids=[profile.profile_id]) \
+        if uses_recommendations(compiled) else {}
     with services.send_ledger.claiming(workspace_id=workspace_id, profile_ids=[profile.profile_id],
                                        send_keys=[key], since=now - timedelta(days=1), now=now,
                                        hand_over=True) as claim:
         recipient = claim.recipients[profile.profile_id]
-        context = context_for(recipient, campaign={"id": row.id, "name": row.name})
+        context = context_for(recipient, campaign={"id": row.id, "name": row.name},
+                              viewed=viewed.get(profile.profile_id))
         decide_and_record(
             claim, source=LedgerSource("test", row.id, occurrence), intent=intent,
             variant=definition.variants[0].name, rules=rules, now=now,

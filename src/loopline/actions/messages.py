@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from loopline.domain.campaigns import CampaignDefinition
 from loopline.domain.templates import (
@@ -15,11 +18,14 @@ from loopline.domain.templates import (
     compile_template,
     render,
 )
+from loopline.query.lookups import last_event_sql
+from loopline.services import Services
 from loopline.store.sql.contacts import Recipient
 
 CAMPAIGN_NAMES = frozenset({"profile", "traits", "computed", "campaign", "links", "recommendations"})
 JOURNEY_NAMES = CAMPAIGN_NAMES | {"event"}
 HTML_CHANNELS = frozenset({"email"})
+PRODUCT_VIEWED = "Product Viewed"  # the Segment e-commerce spec's event name
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +65,15 @@ def compile_contents(
 
 
 def context_for(recipient: Recipient, *, campaign: dict[str, Any], event: dict[str, Any] | None = None,
-                links: dict[str, str] | None = None) -> dict[str, Any]:
-    """Return what a template sees about one customer."""
+                links: dict[str, str] | None = None, viewed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return what a template sees about one customer (``viewed``: their last viewed product, if looked up)."""
     context: dict[str, Any] = {
         "profile": {"id": recipient.contact.profile_id, **recipient.identifiers},
         "traits": recipient.traits,
         "computed": recipient.computed,
         "campaign": campaign,
         "links": links or {},
-        "recommendations": _recommendations(recipient.computed),
+        "recommendations": {**_recommendations(recipient.computed), "last_viewed_product": viewed},
     }
     if event is not None:
         context["event"] = event
@@ -78,6 +84,26 @@ def _recommendations(computed: dict[str, Any]) -> dict[str, Any]:
     counts = computed.get("category_counts") or {}
     favourite = max(sorted(counts), key=lambda name: counts[name]) if counts else None
     return {"favourite_category": favourite}
+
+
+def uses_recommendations(compiled: Mapping[Any, CompiledContent]) -> bool:
+    """Return whether any of these templates reads ``recommendations`` (worth a query per batch)."""
+    return any("recommendations" in part.names for content in compiled.values()
+               for part in (content.subject, content.body, content.url) if part is not None)
+
+
+def last_viewed(services: Services, *, workspace_id: str, profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Return each customer's last viewed product (the properties of their latest ``Product Viewed``)."""
+    if not profile_ids:
+        return {}
+    sql = last_event_sql(services.mart.dialect, workspace_id=workspace_id, event=PRODUCT_VIEWED,
+                         profile_ids=profile_ids)
+    found: dict[str, dict[str, Any]] = {}
+    for profile_id, properties in services.mart.fetch(sql, timeout_s=services.settings.segment_query_timeout_s):
+        value = orjson.loads(properties) if isinstance(properties, str | bytes) else properties
+        if isinstance(value, dict):
+            found[str(profile_id)] = value
+    return found
 
 
 def render_content(content: CompiledContent, context: dict[str, Any], *, limits: RenderLimits) -> dict[str, Any]:

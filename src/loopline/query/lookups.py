@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from loopline.query.dialects import Dialect, in_sample
+from loopline.query.segments import owned_events
 
 CONTACT_KINDS = ("user_id", "anonymous_id", "email", "phone")
 
@@ -105,3 +106,14 @@ def audience_sql(
             f" WHERE x.workspace_id = m.workspace_id AND x.segment_id IN ({within(exclude)}))"
         )
     return f"{query} ORDER BY m.profile_id LIMIT {int(limit)}"
+
+
+def last_event_sql(dialect: Dialect, *, workspace_id: str, event: str, profile_ids: Sequence[str]) -> str:
+    """Return each listed customer's latest ``event`` (profile id, properties): "the last product viewed"."""
+    listed = ", ".join(dialect.text(profile_id) for profile_id in profile_ids)
+    return (
+        "SELECT profile_id, properties FROM (SELECT o.profile_id, o.properties, row_number() OVER"
+        " (PARTITION BY o.profile_id ORDER BY o.ts DESC, o.seq DESC) AS latest"
+        f" FROM ({owned_events(dialect, workspace_id)}) o"
+        f" WHERE o.event = {dialect.text(event)} AND o.profile_id IN ({listed})) ranked WHERE latest = 1"
+    )
