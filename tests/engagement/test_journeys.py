@@ -206,3 +206,30 @@ def test_a_trigger_is_acted_on_right_after_projection_without_the_scheduler(tmp_
         while not shop.outbox():  # nobody calls the engine: the projector's follow-up does
             assert time.monotonic() < deadline, "the trigger was not acted on after projection"
             time.sleep(0.02)
+
+
+def test_a_burst_of_events_becomes_one_digest_message_holding_them_all(shop, engine):
+    journey = _journey(shop, {
+        "trigger": {"type": "event", "event": "Comment Posted"}, "entry": {"rule": "digest"},
+        "steps": [
+            {"id": "gather", "type": "wait", "minutes": 5, "next": "digest"},
+            {"id": "digest", "type": "send", "channels": ["email"], "content": {"email": {
+                "subject": "{{ digest | length }} new comments",
+                "body": "{% for comment in digest %}{{ comment.n }} {% endfor %}"}}},
+        ],
+    }, name="Comment digest")
+    burst = [{"type": "track", "userId": "u-00000", "event": "Comment Posted", "messageId": f"c-{n}",
+              "timestamp": NOW.isoformat(), "properties": {"n": n}} for n in range(20)]
+    response = shop.client.post("/v1/batch", headers=basic(shop.workspace.write_key), json={"batch": burst})
+    assert response.status_code == 200, response.text
+    shop.runtime.projector.catch_up()
+    engine.process_events()
+    shop.runtime.services.journeys.set_cursor(0)  # the burst read again (a restart): nothing joins twice
+    engine.process_events()
+    assert len(_enrollments(shop, journey)) == 1
+    assert engine.wake_due(now=NOW + timedelta(minutes=4)) == 0
+    engine.wake_due(now=NOW + timedelta(minutes=5))
+    engine.wake_due(now=NOW + timedelta(minutes=6))  # a second wake finds nothing left to send
+    (message,) = shop.outbox()
+    assert message["subject"] == "20 new comments"
+    assert sorted(int(n) for n in message["body"].split()) == list(range(20))

@@ -103,6 +103,7 @@ def test_a_loop_is_bounded_per_advance_and_over_a_life():
     ({"steps": [{"id": "s", "type": "send", "channels": ["sms"], "content": EMAIL}]}, "no content for sms"),
     ({"trigger": {"type": "segment_entered"}}, "segment_id"),
     ({"entry": {"rule": "once_per_days"}}, "days"),
+    ({"entry": {"rule": "digest"}}, "digest journey starts with a wait"),
     ({"steps": [{"id": "s", "type": "split", "paths": [{"percent": 50}, {"percent": 40}]}]}, "100"),
 ])
 def test_broken_definitions_are_refused_with_where_and_why(change, message):

@@ -150,9 +150,11 @@ class JourneyEngine:
         self.services = services
         self.pipeline = pipeline
         self._definitions: dict[tuple[str, int], JourneyDefinition] = {}
-        # Events are read behind one cursor: two threads (the projector's follow-up and the
-        # scheduler's tick) must not read the same events at once.
-        self._reading = threading.Lock()
+        # Events are read behind one cursor, and a digest's events join a running enrolment:
+        # reading (the projector's follow-up, the scheduler's tick) and waking run one at a
+        # time, so no two threads read the same events and no wake sends a digest while an
+        # event is joining it.
+        self._busy = threading.Lock()
 
     def definition(self, journey_id: str, version: int) -> JourneyDefinition:
         """Return (and keep) one version's parsed definition."""
@@ -165,7 +167,7 @@ class JourneyEngine:
 
     def process_events(self, *, limit: int = 1_000) -> TriggerReport:
         """Read new projected events and act on them: goals, waits for events, entries."""
-        with self._reading:
+        with self._busy:
             return self._process_events(limit)
 
     def catch_up(self) -> None:
@@ -198,8 +200,9 @@ class JourneyEngine:
                         row.active_since is not None and record.received_at < row.active_since):
                     continue  # another workspace's, or an event from before the journey was switched on
                 if definition.trigger.as_match().hit(name, properties, now=now):
-                    entered = self._enter(row, definition, profile_id, message_id=record.message_id,
-                                          trigger={"event": name, "properties": properties}, now=now)
+                    entered = self._enter(row, definition, profile_id, message_id=record.message_id, now=now,
+                                          trigger={"event": name, "properties": properties, "events": [
+                                              {"message_id": record.message_id, "properties": properties}]})
                     report.entered += entered
                     if entered:
                         running.add((record.workspace_id, profile_id))  # later events may end or wake it
@@ -245,16 +248,20 @@ class JourneyEngine:
             profile_id=profile_id, entry_key=key[:200], state="active", step_id=first.step_id, wake_at=None,
             waiting_for=None, visits=0, done_reason="", trigger=trigger, entered_at=now, updated_at=now,
         )
-        entered, _ = self.services.journeys.enter(enrollment, last_since=since)
+        entered, why_not = self.services.journeys.enter(enrollment, last_since=since)
         if entered:
             self.walk(enrollment, now=now)
+        elif why_not == "running" and definition.entry.rule == "digest":
+            self.services.journeys.join(journey_id=row.id, profile_id=profile_id, message_id=message_id,
+                                        properties=dict(trigger.get("properties") or {}), now=now)
         return int(entered)
 
     def wake_due(self, *, now: datetime, limit: int = 1_000) -> int:
         """Walk enrolments whose wait has ended; return how many."""
-        due = self.services.journeys.due(now=now, limit=limit)
-        for enrollment in due:
-            self.walk(enrollment, now=now)
+        with self._busy:
+            due = self.services.journeys.due(now=now, limit=limit)
+            for enrollment in due:
+                self.walk(enrollment, now=now)
         return len(due)
 
     def walk(self, enrollment: EnrollmentRow, *, now: datetime,
@@ -312,6 +319,7 @@ class JourneyEngine:
             if recipient is None:
                 return
             context = context_for(recipient, campaign={"id": enrollment.journey_id, "name": step.id}, event=trigger)
+            context["digest"] = [dict(item.get("properties") or {}) for item in enrollment.trigger.get("events") or []]
             decide_and_record(claim, source=LedgerSource("journey", enrollment.journey_id, occurrence, step.id),
                               intent=intent, variant=None, rules=policy.rules(), now=now,
                               render=lambda channel: render_content(contents[channel], context, limits=limits))

@@ -23,7 +23,7 @@ from loopline.services import Services
 from loopline.store.sql.contacts import Recipient
 
 CAMPAIGN_NAMES = frozenset({"profile", "traits", "computed", "campaign", "links", "recommendations"})
-JOURNEY_NAMES = CAMPAIGN_NAMES | {"event"}
+JOURNEY_NAMES = CAMPAIGN_NAMES | {"event", "digest"}
 HTML_CHANNELS = frozenset({"email"})
 PRODUCT_VIEWED = "Product Viewed"  # the Segment e-commerce spec's event name
 

@@ -79,9 +79,13 @@ class Trigger(_Model):
 
 
 class Entry(_Model):
-    """Who may enter again: ``once`` ever, once per ``days``, or ``every_time`` (never two at once)."""
+    """Who may enter again: ``once`` ever, once per ``days``, or ``every_time`` (never two at once).
 
-    rule: Literal["once", "once_per_days", "every_time"] = "once"
+    ``digest``: while an enrolment runs, a new trigger joins it instead — its event is added
+    to the digest the enrolment's messages can list — so a burst becomes one message.
+    """
+
+    rule: Literal["once", "once_per_days", "every_time", "digest"] = "once"
     days: int | None = Field(default=None, ge=1, le=3_650)
 
     @model_validator(mode="after")
@@ -195,6 +199,10 @@ class JourneyDefinition(_Model):
 
     @model_validator(mode="after")
     def _graph(self) -> JourneyDefinition:
+        first = self.steps[0]
+        if self.entry.rule == "digest" and not (isinstance(first, WaitStep) and first.minutes and
+                                                first.until_event is None):
+            raise ValueError("a digest journey starts with a wait of some minutes: the window events gather in")
         ids = [step.id for step in self.steps]
         if len(set(ids)) != len(ids):
             raise ValueError("step ids must differ")
@@ -381,6 +389,6 @@ def entry_terms(entry: Entry, *, message_id: str, now: datetime) -> tuple[str, d
     id (a redelivered or replayed trigger finds its enrolment). Once per N days also
     refuses an entry within the last N days; every rule refuses while one is running.
     """
-    key = "once" if entry.rule == "once" else message_id
+    key = "once" if entry.rule == "once" else message_id  # digest: each event enters (or joins) once
     since = now - timedelta(days=entry.days) if entry.rule == "once_per_days" and entry.days else None
     return key, since

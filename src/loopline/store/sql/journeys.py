@@ -159,6 +159,25 @@ class SqlJourneyStore:
                    keys=("journey_id", "profile_id", "entry_key"))
         return True, ""
 
+    def join(self, *, journey_id: str, profile_id: str, message_id: str, properties: dict[str, Any],
+             now: datetime) -> bool:
+        """Add an event to the running enrolment's digest (once per message id); False when none runs."""
+        with self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(profiles.c.id).where(profiles.c.id == profile_id).with_for_update())
+            row = conn.execute(sa.select(enrollments.c.id, enrollments.c.trigger).where(
+                enrollments.c.journey_id == journey_id, enrollments.c.profile_id == profile_id,
+                enrollments.c.state == "active")).first()
+            if row is None:
+                return False
+            trigger = dict(row.trigger or {})
+            events = list(trigger.get("events") or [])
+            if all(item.get("message_id") != message_id for item in events):
+                events.append({"message_id": message_id, "properties": properties})
+                conn.execute(enrollments.update().where(enrollments.c.id == row.id).values(
+                    trigger={**trigger, "events": events}, updated_at=now))
+        return True
+
     def save(self, *, enrollment_id: str, now: datetime, **values: Any) -> None:
         """Record where an enrolment stands now."""
         with self._writer.begin() as conn:
