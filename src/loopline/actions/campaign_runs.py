@@ -21,7 +21,7 @@ from typing import Any
 
 from ulid import ULID
 
-from loopline.actions.campaigns import definition_of, render_limits
+from loopline.actions.campaigns import definition_of
 from loopline.actions.claims import LedgerSource, Render, decide_and_record
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.delivery import do_deliver_due, do_hand_over_taken, do_reconcile
@@ -32,6 +32,7 @@ from loopline.actions.messages import (
     context_for,
     last_viewed,
     render_content,
+    render_limits,
     uses_recommendations,
 )
 from loopline.actions.segments import do_refresh_segment

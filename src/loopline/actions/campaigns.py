@@ -16,6 +16,7 @@ from loopline.actions.messages import (
     context_for,
     last_viewed,
     render_content,
+    render_limits,
     uses_recommendations,
 )
 from loopline.domain.campaign_sends import Run, plan
@@ -32,7 +33,7 @@ from loopline.domain.campaigns import (
 from loopline.domain.contact_policy import Policy
 from loopline.domain.recipients import Intent, choose
 from loopline.domain.send_ledger import send_key
-from loopline.domain.templates import RenderFailed, RenderLimits
+from loopline.domain.templates import RenderFailed
 from loopline.services import Services
 from loopline.store.sql.campaigns import CampaignNameTaken, CampaignRow
 
@@ -50,11 +51,6 @@ class CampaignRejected(ValueError):
 
 class CampaignNotFound(LookupError):
     """No such campaign in this workspace."""
-
-
-def render_limits(services: Services) -> RenderLimits:
-    """Return the render limits from settings."""
-    return RenderLimits(max_seconds=services.settings.render_time_limit_ms / 1000)
 
 
 def get_campaign(services: Services, *, workspace_id: str, campaign_id: str) -> CampaignRow:

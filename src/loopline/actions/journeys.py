@@ -24,7 +24,14 @@ from loopline.actions.claims import LedgerSource, decide_and_record
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.delivery import do_hand_over_taken
 from loopline.actions.ingest import IngestPipeline
-from loopline.actions.messages import JOURNEY_NAMES, CompiledContent, context_for, render_content
+from loopline.actions.messages import (
+    JOURNEY_NAMES,
+    CompiledContent,
+    compile_content,
+    context_for,
+    render_content,
+    render_limits,
+)
 from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
 from loopline.domain.journeys import (
     EventMatch,
@@ -42,7 +49,6 @@ from loopline.domain.journeys import (
 )
 from loopline.domain.recipients import Intent
 from loopline.domain.send_ledger import send_key
-from loopline.domain.templates import RenderLimits, TemplateRejected, compile_template
 from loopline.services import Services
 from loopline.store.sql.journeys import EnrollmentRow, JourneyNameTaken, JourneyRow
 
@@ -73,19 +79,13 @@ def _checked(data: Any) -> tuple[str, JourneyDefinition]:
     except JourneyInvalid as error:
         raise JourneyRejected("invalid_journey", str(error), [
             {"path": f"definition.{p['path']}".rstrip("."), "message": p["message"]} for p in error.problems]) from None
-    problems = []
-    for index, step in enumerate(definition.steps):
-        if not isinstance(step, SendStep):
-            continue
-        for channel, content in step.content.items():
-            for part in ("subject", "body", "url"):
-                source = getattr(content, part)
-                try:
-                    if source is not None:
-                        compile_template(source, allowed_names=JOURNEY_NAMES)
-                except TemplateRejected as error:
-                    problems.append({"path": f"definition.steps.{index}.content.{channel}.{part}",
-                                     "message": error.message})
+    problems = [
+        {"path": f"definition.{problem['path']}", "message": problem["message"]}
+        for index, step in enumerate(definition.steps) if isinstance(step, SendStep)
+        for channel, content in step.content.items()
+        for problem in compile_content(content, channel=channel, names=JOURNEY_NAMES,
+                                       path=f"steps.{index}.content.{channel}")[1]
+    ]
     if problems:
         raise JourneyRejected("invalid_template", "; ".join(p["message"] for p in problems), problems)
     return name.strip(), definition
@@ -150,6 +150,7 @@ class JourneyEngine:
         self.services = services
         self.pipeline = pipeline
         self._definitions: dict[tuple[str, int], JourneyDefinition] = {}
+        self._compiled: dict[tuple[str, int, str], dict[str, CompiledContent]] = {}
         # Events are read behind one cursor, and a digest's events join a running enrolment:
         # reading (the projector's follow-up, the scheduler's tick) and waking run one at a
         # time, so no two threads read the same events and no wake sends a digest while an
@@ -164,6 +165,15 @@ class JourneyEngine:
             assert stored is not None, "an enrolment's version is never deleted"
             self._definitions[key] = JourneyDefinition.model_validate(stored)
         return self._definitions[key]
+
+    def _contents(self, journey_id: str, version: int, step: SendStep) -> dict[str, CompiledContent]:
+        """Return a send step's compiled templates (compiled once per journey version, checked at save)."""
+        key = (journey_id, version, step.id)
+        if key not in self._compiled:
+            compiled = {channel: compile_content(content, channel=channel, names=JOURNEY_NAMES, path=step.id)[0]
+                        for channel, content in step.content.items()}
+            self._compiled[key] = {channel: done for channel, done in compiled.items() if done is not None}
+        return self._compiled[key]
 
     def process_events(self, *, limit: int = 1_000) -> TriggerReport:
         """Read new projected events and act on them: goals, waits for events, entries."""
@@ -306,12 +316,8 @@ class JourneyEngine:
         intent = Intent(key, enrollment.profile_id, tuple(step.channels), definition.priority, enrollment.journey_id,
                         definition.topic, rank=definition.rank)
         policy = get_policy(services, workspace_id=enrollment.workspace_id)
-        limits = RenderLimits(max_seconds=services.settings.render_time_limit_ms / 1000)
-        contents = {channel: CompiledContent(
-            compile_template(c.subject, allowed_names=JOURNEY_NAMES) if c.subject else None,
-            compile_template(c.body, allowed_names=JOURNEY_NAMES, html=channel == "email"),
-            compile_template(c.url, allowed_names=JOURNEY_NAMES) if c.url else None,
-        ) for channel, c in step.content.items()}
+        limits = render_limits(services)
+        contents = self._contents(enrollment.journey_id, enrollment.version, step)
         with services.send_ledger.claiming(workspace_id=enrollment.workspace_id, profile_ids=[enrollment.profile_id],
                                            send_keys=[key], since=now - policy.lookback(), now=now,
                                            hand_over=True) as claim:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from loopline.domain.campaigns import CampaignDefinition
+from loopline.domain.campaigns import CampaignDefinition, Content
 from loopline.domain.templates import (
     CompiledTemplate,
     RenderFailed,
@@ -37,6 +37,28 @@ class CompiledContent:
     url: CompiledTemplate | None
 
 
+def compile_content(
+    content: Content, *, channel: str, names: frozenset[str], path: str,
+) -> tuple[CompiledContent | None, list[dict[str, str]]]:
+    """Compile one channel's subject, body and link; return them (None if any failed) and a problem per bad part."""
+    parts: dict[str, CompiledTemplate | None] = {}
+    problems: list[dict[str, str]] = []
+    for part in ("subject", "body", "url"):
+        source = getattr(content, part)
+        parts[part] = None
+        if source is None:
+            continue
+        try:
+            parts[part] = compile_template(source, allowed_names=names,
+                                           html=channel in HTML_CHANNELS and part == "body")
+        except TemplateRejected as error:
+            problems.append({"path": f"{path}.{part}", "message": error.message, "code": error.code})
+    body = parts["body"]
+    if problems or body is None:
+        return None, problems
+    return CompiledContent(parts["subject"], body, parts["url"]), problems
+
+
 def compile_contents(
     definition: CampaignDefinition, *, names: frozenset[str] = CAMPAIGN_NAMES,
 ) -> tuple[dict[tuple[int, str], CompiledContent], list[dict[str, str]]]:
@@ -45,23 +67,17 @@ def compile_contents(
     problems: list[dict[str, str]] = []
     for index, variant in enumerate(definition.variants):
         for channel, content in variant.content.items():
-            parts: dict[str, CompiledTemplate | None] = {}
-            for part in ("subject", "body", "url"):
-                source = getattr(content, part)
-                if source is None:
-                    parts[part] = None
-                    continue
-                try:
-                    parts[part] = compile_template(source, allowed_names=names, html=channel in HTML_CHANNELS
-                                                   and part == "body")
-                except TemplateRejected as error:
-                    parts[part] = None
-                    problems.append({"path": f"variants.{index}.content.{channel}.{part}", "message": error.message,
-                                     "code": error.code})
-            body = parts["body"]
-            if body is not None:
-                compiled[(index, channel)] = CompiledContent(parts["subject"], body, parts["url"])
+            done, found = compile_content(content, channel=channel, names=names,
+                                          path=f"variants.{index}.content.{channel}")
+            problems.extend(found)
+            if done is not None:
+                compiled[(index, channel)] = done
     return compiled, problems
+
+
+def render_limits(services: Services) -> RenderLimits:
+    """Return the render limits from settings."""
+    return RenderLimits(max_seconds=services.settings.render_time_limit_ms / 1000)
 
 
 def context_for(recipient: Recipient, *, campaign: dict[str, Any], event: dict[str, Any] | None = None,

@@ -17,13 +17,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from loopline.domain.consent import CHANNELS, TOPIC
-from loopline.domain.contact_policy import Priority, zone_of
+from loopline.domain.contact_policy import Priority, check_zone, zone_of
 from loopline.domain.segments.definition import PropertyFilter, problems_of, unstorable_text
 
 MAX_VARIANTS = 8
@@ -67,6 +67,7 @@ class _Model(BaseModel):
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(check_zone)]
 Channel = Literal["email", "sms", "push", "in_app", "web_push"]
 assert set(CHANNELS) == {"email", "sms", "push", "in_app", "web_push"}
 
@@ -122,19 +123,10 @@ class Schedule(_Model):
     kind: Literal["now", "at", "local_time", "recurring"] = "now"
     at: datetime | None = None
     cron: str | None = Field(default=None, max_length=100)
-    time_zone: str = Field(default="UTC", max_length=64)
+    time_zone: TimeZoneName = "UTC"
     window: Window | None = None
     throttle_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
     ends_at: datetime | None = None
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
-        return value
 
     @model_validator(mode="after")
     def _complete(self) -> Schedule:

@@ -168,6 +168,15 @@ def _counts(cap: Cap, sent: Sent, message: Message, now: datetime) -> bool:
     return not cap.per_campaign or sent.campaign_id == message.campaign_id
 
 
+def check_zone(name: str) -> str:
+    """Return an IANA time zone name unchanged, or raise ValueError saying what is expected."""
+    try:
+        ZoneInfo(name)
+    except (LookupError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+    return name
+
+
 def zone_of(name: str | None, default: str) -> ZoneInfo:
     """Return the named time zone, or ``default`` when the name is missing, unknown or malformed."""
     try:
