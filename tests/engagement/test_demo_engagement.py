@@ -21,7 +21,7 @@ def test_the_demo_seeds_active_template_journeys_that_act_on_new_events(tmp_path
         journeys = services.journeys.in_workspace(workspace_id=workspace)
         assert sorted(j.name for j in journeys) == [
             "Cart abandonment with an incentive", "Classified ad expiring", "Low-balance service alert",
-            "Welcome series", "Win-back after inactivity"]
+            "Product recall notice", "Welcome series", "Win-back after inactivity"]
         assert {j.status for j in journeys} == {"active"}
         customer = next(p for p in services.lookups.list_profiles(workspace_id=workspace, limit=100).items
                         if p.traits.get("email"))
@@ -37,5 +37,19 @@ def test_the_demo_seeds_active_template_journeys_that_act_on_new_events(tmp_path
         (alert,) = services.sandbox.list_outbox(workspace_id=workspace)
         assert alert["profile_id"] == customer.profile_id
         assert "3" in alert["body"]
+
+        # A recall of a product someone ordered in the demo reaches that buyer.
+        orders = [r for r in services.events.read_after(0, limit=100_000)
+                  if r.workspace_id == workspace and r.event == "Order Completed"]
+        product = orders[0].properties["products"][0]["product_id"]
+        runtime.pipeline.record_platform_events(workspace_id=workspace, source="test", messages=[
+            {"type": "track", "anonymousId": "back-office", "event": "Product Recalled",
+             "properties": {"product_id": product, "name": "Demo kettle"}}])
+        runtime.projector.catch_up()
+        while engine.process_events().events:
+            pass
+        notices = [m for m in services.sandbox.list_outbox(workspace_id=workspace) if "Demo kettle" in m["body"]]
+        assert notices
+        assert len({m["profile_id"] for m in notices}) == len(notices)
     finally:
         runtime.stop()

@@ -162,7 +162,7 @@ def test_every_template_is_a_valid_journey_whose_templates_compile():
 
     found = templates({"win_back": "seg_inactive", "classified_ad_expiring": "seg_ads"})
     assert {t.key for t in found} == {"welcome_series", "cart_abandonment", "low_balance_alert", "win_back",
-                                      "classified_ad_expiring"}
+                                      "classified_ad_expiring", "product_recall"}
     for template in found:
         journey = parse_journey(template.definition)
         for step in journey.steps:

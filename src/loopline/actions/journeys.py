@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ulid import ULID
@@ -24,6 +24,7 @@ from loopline.actions.claims import LedgerSource, decide_and_record
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.delivery import do_hand_over_taken
 from loopline.actions.ingest import IngestPipeline
+from loopline.actions.mart import do_sync_mart
 from loopline.actions.messages import (
     JOURNEY_NAMES,
     CompiledContent,
@@ -49,10 +50,12 @@ from loopline.domain.journeys import (
 )
 from loopline.domain.recipients import Intent
 from loopline.domain.send_ledger import send_key
+from loopline.query.lookups import buyers_sql
 from loopline.services import Services
 from loopline.store.sql.journeys import EnrollmentRow, JourneyNameTaken, JourneyRow
 
 STATUSES = ("draft", "active", "paused", "archived")
+BUYERS_PAGE = 1_000  # a recall reads its buyers from the mart this many at a time
 
 
 class JourneyRejected(ValueError):
@@ -199,16 +202,19 @@ class JourneyEngine:
         owners, running = self._owners(records, concerned)
         for record in records:
             report.events += 1
+            name, properties = record.event or record.type, record.properties
+            for row, definition in active:
+                if definition.trigger.fans_out and _listens(row, record) and \
+                        definition.trigger.as_match().hit(name, properties, now=now):
+                    report.entered += self._enter_buyers(row, definition, record, now=now)
             profile_id = owners.get((record.workspace_id, *_identifier(record)))
             if profile_id is None:
                 continue
-            name, properties = record.event or record.type, record.properties
             if (record.workspace_id, profile_id) in running:
                 self._running(record.workspace_id, profile_id, (name, properties), now=now, report=report)
             for row, definition in active:
-                if row.workspace_id != record.workspace_id or (
-                        row.active_since is not None and record.received_at < row.active_since):
-                    continue  # another workspace's, or an event from before the journey was switched on
+                if definition.trigger.fans_out or not _listens(row, record):
+                    continue
                 if definition.trigger.as_match().hit(name, properties, now=now):
                     entered = self._enter(row, definition, profile_id, message_id=record.message_id, now=now,
                                           trigger={"event": name, "properties": properties, "events": [
@@ -233,6 +239,34 @@ class JourneyEngine:
             running.update((workspace_id, profile_id) for profile_id in services.journeys.profiles_running(
                 workspace_id=workspace_id, profile_ids=list(found.values())))
         return owners, running
+
+    def _enter_buyers(self, row: JourneyRow, definition: JourneyDefinition, record: Any, *, now: datetime) -> int:
+        """Enter every customer who bought the product the event names (a recall); return how many entered.
+
+        Buyers are read from the mart a page at a time; each enters under the event's message
+        id, so a replayed event enters nobody twice.
+        """
+        named = definition.trigger.buyers_of(record.properties)
+        if named is None:
+            return 0
+        buyers, product = named
+        do_sync_mart(self.services)  # the buyers' identities as they stand now, not as of the last sync
+        mart, entered, after = self.services.mart, 0, ""
+        since = now - timedelta(days=buyers.within_days) if buyers.within_days else None
+        trigger = {"event": record.event, "properties": record.properties, "events": [
+            {"message_id": record.message_id, "properties": record.properties}]}
+        while True:
+            sql = buyers_sql(mart.dialect, workspace_id=row.workspace_id, event=buyers.event,
+                             product_key=buyers.product_property, product=product, since=since, after=after,
+                             limit=BUYERS_PAGE)
+            page = [str(found[0]) for found in mart.fetch(
+                sql + mart.dialect.settings, timeout_s=self.services.settings.segment_query_timeout_s)]
+            for profile_id in page:
+                entered += self._enter(row, definition, profile_id, message_id=record.message_id, now=now,
+                                       trigger=trigger)
+            if len(page) < BUYERS_PAGE:
+                return entered
+            after = page[-1]
 
     def _running(self, workspace_id: str, profile_id: str, happened: tuple[str, Mapping[str, Any]], *,
                  now: datetime, report: TriggerReport) -> None:
@@ -330,6 +364,12 @@ class JourneyEngine:
                               intent=intent, variant=None, rules=policy.rules(), now=now,
                               render=lambda channel: render_content(contents[channel], context, limits=limits))
         do_hand_over_taken(services, claim.taken, now=now)
+
+
+def _listens(row: JourneyRow, record: Any) -> bool:
+    """Return whether a journey hears an event: its own workspace's, from after it was switched on."""
+    return row.workspace_id == record.workspace_id and (row.active_since is None or
+                                                        record.received_at >= row.active_since)
 
 
 def _identifier(record: Any) -> tuple[str, str]:

@@ -84,6 +84,23 @@ LOW_BALANCE = JourneyTemplate(
         ]})
 
 
+PRODUCT_RECALL = JourneyTemplate(
+    "product_recall", "Product recall notice",
+    "When the back office sends Product Recalled with a product_id, a service message reaches every customer "
+    "who ever ordered that product, on the first channel that reaches them.", None, {
+        "trigger": {"type": "past_buyers", "event": "Product Recalled"}, "entry": {"rule": "every_time"},
+        "priority": "service", "topic": "account",
+        "steps": [
+            {"id": "notice", "type": "send", "channels": ["email", "push", "sms"], "content": {
+                 "email": {"subject": "Safety recall: {{ event.name | default('a product you bought') }}",
+                           "body": "<p>Please stop using {{ event.name | default('the product') }}."
+                                   " {{ event.instructions | default('We will contact you about a refund.') }}</p>"},
+                 "push": {"body": "Safety recall: {{ event.name | default('a product you bought') }}"},
+                 "sms": {"body": "Safety recall: {{ event.name | default('a product you bought') }}."
+                                 " Please stop using it."}}},
+        ]})
+
+
 def win_back(segment_id: str) -> JourneyTemplate:
     """Return the win-back journey for a segment of inactive customers."""
     return JourneyTemplate(
@@ -124,7 +141,7 @@ def classified_ad_expiring(segment_id: str) -> JourneyTemplate:
 
 def templates(segments: dict[str, str]) -> list[JourneyTemplate]:
     """Return every template; segment-triggered ones for the segment ids given by template key."""
-    found = [WELCOME, CART_ABANDONMENT, LOW_BALANCE]
+    found = [WELCOME, CART_ABANDONMENT, LOW_BALANCE, PRODUCT_RECALL]
     if "win_back" in segments:
         found.append(win_back(segments["win_back"]))
     if "classified_ad_expiring" in segments:

@@ -52,25 +52,59 @@ class EventMatch(_Model):
             matches(condition, lookup(properties, condition.property), now=now) for condition in self.where)
 
 
-class Trigger(_Model):
-    """What starts the journey: an event, or entering / leaving a segment."""
+class Buyers(_Model):
+    """Who bought a product: the customers with a ``event`` (an order) naming it.
 
-    type: Literal["event", "segment_entered", "segment_exited"] = "event"
+    The product is named by ``product_property`` — on the order itself, or on any item of
+    its ``products`` list (the e-commerce spec's shape). ``within_days`` limits how far back
+    an order counts; without it, every order ever does.
+    """
+
+    event: Name = "Order Completed"
+    product_property: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^.]+$")] = "product_id"
+    within_days: int | None = Field(default=None, ge=1, le=36_500)
+
+
+class Trigger(_Model):
+    """What starts the journey: an event, entering / leaving a segment, or a product event for its buyers.
+
+    ``past_buyers``: an event about a product (``Product Recalled`` with its ``product_id``)
+    enters every customer who bought that product — not the sender of the event, which is
+    usually a back office.
+    """
+
+    type: Literal["event", "segment_entered", "segment_exited", "past_buyers"] = "event"
     event: str | None = Field(default=None, max_length=200)
     where: list[PropertyFilter] = Field(default_factory=list, max_length=10)
     segment_id: str | None = Field(default=None, max_length=40)
+    buyers: Buyers | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Trigger:
-        if self.type == "event" and not self.event:
-            raise ValueError("an event trigger names its event")
-        if self.type != "event" and not self.segment_id:
+        if self.type in ("event", "past_buyers") and not self.event:
+            raise ValueError(f"an {self.type} trigger names its event")
+        if self.type.startswith("segment_") and not self.segment_id:
             raise ValueError(f"a {self.type} trigger names its segment_id")
+        if self.buyers is not None and self.type != "past_buyers":
+            raise ValueError("'buyers' goes with the trigger type past_buyers, and only with it")
         return self
+
+    @property
+    def fans_out(self) -> bool:
+        """Whether the event enters other customers (the product's buyers) rather than its sender."""
+        return self.type == "past_buyers"
+
+    def buyers_of(self, properties: Mapping[str, Any]) -> tuple[Buyers, str] | None:
+        """Return whose purchase to look for and the product the event names (as text), or None."""
+        buyers = self.buyers or Buyers()
+        product = lookup(properties, buyers.product_property)
+        if isinstance(product, bool) or not isinstance(product, str | int) or product == "":
+            return None
+        return buyers, str(product)
 
     def as_match(self) -> EventMatch:
         """Return the event that fires the trigger."""
-        if self.type == "event":
+        if self.type in ("event", "past_buyers"):
             assert self.event is not None
             return EventMatch(event=self.event, where=self.where)
         event = SEGMENT_ENTERED if self.type == "segment_entered" else SEGMENT_EXITED

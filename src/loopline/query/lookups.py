@@ -117,3 +117,32 @@ def last_event_sql(dialect: Dialect, *, workspace_id: str, event: str, profile_i
         f" FROM ({owned_events(dialect, workspace_id)}) o"
         f" WHERE o.event = {dialect.text(event)} AND o.profile_id IN ({listed})) ranked WHERE latest = 1"
     )
+
+
+def buyers_sql(
+    dialect: Dialect, *, workspace_id: str, event: str, product_key: str, product: str, since: datetime | None,
+    after: str, limit: int,
+) -> str:
+    """Return the next page of the customers who bought ``product``: a recall reaches them all.
+
+    An order names the product in its own ``product_key`` property or in that key of any
+    item of its ``products`` list; a number and its written text are the same product.
+    """
+    window = f" AND o.ts >= {dialect.instant(since)}" if since is not None else ""
+    wanted = dialect.text(product)
+    orders = (
+        f"SELECT o.seq AS seq, o.profile_id AS profile_id, o.properties AS properties"
+        f" FROM ({owned_events(dialect, workspace_id)}) o"
+        f" WHERE o.event = {dialect.text(event)} AND o.profile_id IS NOT NULL{window}"
+    )
+    own_key = dialect.json_scalar_text("b.properties", [product_key])
+    named = f"SELECT b.profile_id AS profile_id FROM orders b WHERE {own_key} = {wanted}"
+    items = dialect.array_item_texts("orders", "s.properties", "products", product_key)
+    listed = (
+        "SELECT b.profile_id AS profile_id FROM orders b"
+        f" WHERE b.seq IN (SELECT i.seq FROM ({items}) i WHERE i.item = {wanted})"
+    )
+    return (
+        f"WITH orders AS ({orders}) SELECT DISTINCT bought.profile_id FROM ({named} UNION ALL {listed}) bought"
+        f" WHERE bought.profile_id > {dialect.text(after)} ORDER BY bought.profile_id LIMIT {int(limit)}"
+    )
