@@ -233,3 +233,47 @@ def test_a_burst_of_events_becomes_one_digest_message_holding_them_all(shop, eng
     (message,) = shop.outbox()
     assert message["subject"] == "20 new comments"
     assert sorted(int(n) for n in message["body"].split()) == list(range(20))
+
+
+FOLLOW_UP = {
+    "trigger": {"type": "event", "event": "Signed Up"},
+    "steps": [
+        {"id": "hello", "type": "send", "channels": ["email"], "next": "later",
+         "content": {"email": {"subject": "Welcome", "body": "<p>Hello</p>"}}},
+        {"id": "later", "type": "wait", "minutes": 2_880, "next": "opened"},
+        {"id": "opened", "type": "branch", "condition": {"source": "engagement", "step": "hello", "action": "opened"},
+         "then": "thanks", "otherwise": "nudge"},
+        {"id": "thanks", "type": "update_trait", "trait": "welcome_read", "value": True},
+        {"id": "nudge", "type": "send", "channels": ["sms"], "content": {"sms": {"body": "Did you see our welcome?"}}},
+    ],
+}
+
+
+def test_a_branch_follows_engagement_with_an_earlier_message(shop, engine):
+    _journey(shop, FOLLOW_UP, name="Follow-up")
+    for user in ("u-00000", "u-00001"):
+        _track(shop, user, "Signed Up")
+    engine.process_events()
+    sent = {m["address"]: m["send_key"] for m in shop.outbox()}
+    assert set(sent) == {"c00000@example.com", "c00001@example.com"}
+    # u-00000 opens the welcome; u-00001 only opens a message it was never sent (another's key
+    # would be someone else's message: here a made-up one) and clicks nothing.
+    _track(shop, "u-00000", "Email Opened", send_key=sent["c00000@example.com"])
+    _track(shop, "u-00001", "Email Opened", send_key="not-a-send-of-this-journey")
+    engine.process_events()
+    shop.clock.at = NOW + timedelta(days=2, minutes=1)
+    assert engine.wake_due(now=shop.clock.at) == 2
+    nudges = [m for m in shop.outbox() if m["channel"] == "sms"]
+    assert [m["address"] for m in nudges] == ["+491511200001"]
+    shop.runtime.projector.catch_up()
+    opened = shop.client.get("/api/v1/profiles/u-00000", headers=shop.headers).json()
+    assert opened["traits"]["welcome_read"] is True
+
+
+def test_an_engagement_branch_must_name_a_send_step(shop):
+    broken = FOLLOW_UP | {"steps": [
+        {**step, "condition": {"source": "engagement", "step": "later", "action": "clicked"}}
+        if step["id"] == "opened" else step for step in FOLLOW_UP["steps"]]}
+    response = shop.client.post("/api/v1/journeys", headers=shop.headers, json={"name": "Bad", "definition": broken})
+    assert response.status_code == 422, response.text
+    assert "not a send step" in response.text

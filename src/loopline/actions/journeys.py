@@ -34,6 +34,7 @@ from loopline.actions.messages import (
     render_limits,
 )
 from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
+from loopline.domain.engagement import SEND_KEY, actions_of, all_engagement_events
 from loopline.domain.journeys import (
     EventMatch,
     Facts,
@@ -50,7 +51,7 @@ from loopline.domain.journeys import (
 )
 from loopline.domain.recipients import Intent
 from loopline.domain.send_ledger import send_key
-from loopline.query.lookups import buyers_sql
+from loopline.query.lookups import buyers_sql, engaged_sql
 from loopline.services import Services
 from loopline.store.sql.journeys import EnrollmentRow, JourneyNameTaken, JourneyRow
 
@@ -321,13 +322,19 @@ class JourneyEngine:
                                    wake_at=None, waiting_for=None)
             return Position(None, done="profile_gone")
         trigger = dict(enrollment.trigger.get("properties") or {})
-        facts = Facts(profile.profile_id, profile.traits, profile.computed.as_json(), _zone(profile), trigger)
+        engaged = self._engaged(enrollment) if definition.asks_engagement else frozenset()
+        facts = Facts(profile.profile_id, profile.traits, profile.computed.as_json(), _zone(profile), trigger,
+                      engaged)
         policy = get_policy(services, workspace_id=enrollment.workspace_id)
         moved = advance(definition, position, facts, now=now, event=event, default_zone=policy.default_time_zone)
         traits = {c.trait: c.value for c in moved.commands if isinstance(c, TraitCommand)}
-        if traits and self.pipeline is not None:
+        filed_as = _filed_as(services.lookups.list_identities(workspace_id=enrollment.workspace_id,
+                                                              profile_id=profile.profile_id)) if traits else None
+        if traits and filed_as is not None and self.pipeline is not None:
+            # An identify under the customer's own identifier, as their app would send it: the
+            # projection sets the traits, and the change is on their timeline like any other.
             self.pipeline.record_platform_events(workspace_id=enrollment.workspace_id, source="journeys", messages=[
-                {"type": "identify", "userId": profile.profile_id, "traits": traits,
+                {"type": "identify", **filed_as, "traits": traits,
                  "messageId": f"journey-{enrollment.id}-{moved.position.visits}", "timestamp": now.isoformat()}])
         for command in moved.commands:
             if isinstance(command, SendCommand):
@@ -339,6 +346,21 @@ class JourneyEngine:
             waiting_for=moved.position.waiting_for.model_dump(mode="json") if moved.position.waiting_for else None,
         )
         return moved.position
+
+    def _engaged(self, enrollment: EnrollmentRow) -> frozenset[tuple[str, str]]:
+        """Return (send step, action) for what this enrolment's messages drew: received, opened, clicked."""
+        services = self.services
+        mine = f"{enrollment.id}:"
+        steps = {row["send_key"]: row["step"] for row in services.send_ledger.list_for_profile(
+            workspace_id=enrollment.workspace_id, profile_id=enrollment.profile_id, source_id=enrollment.journey_id,
+            limit=1_000) if str(row["occurrence"]).startswith(mine) and row["state"] == "sent"}
+        if not steps:
+            return frozenset()
+        mart = services.mart
+        sql = engaged_sql(mart.dialect, workspace_id=enrollment.workspace_id, send_keys=sorted(steps),
+                          events=all_engagement_events(), key_property=SEND_KEY)
+        found = mart.fetch(sql + mart.dialect.settings, timeout_s=services.settings.segment_query_timeout_s)
+        return frozenset((steps[str(key)], action) for event, key in found for action in actions_of(str(event)))
 
     def _send(self, enrollment: EnrollmentRow, definition: JourneyDefinition, command: SendCommand,
               trigger: dict[str, Any], now: datetime) -> None:
@@ -370,6 +392,16 @@ def _listens(row: JourneyRow, record: Any) -> bool:
     """Return whether a journey hears an event: its own workspace's, from after it was switched on."""
     return row.workspace_id == record.workspace_id and (row.active_since is None or
                                                         record.received_at >= row.active_since)
+
+
+def _filed_as(identifiers: list[tuple[str, str]]) -> dict[str, str] | None:
+    """Return the identifier a customer's events are filed under (a user id, else a device id), or None."""
+    found = dict(identifiers)
+    if "user_id" in found:
+        return {"userId": found["user_id"]}
+    if "anonymous_id" in found:
+        return {"anonymousId": found["anonymous_id"]}
+    return None  # known only by email or phone: no timeline to write a trait change to
 
 
 def _identifier(record: Any) -> tuple[str, str]:

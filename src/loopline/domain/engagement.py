@@ -1,12 +1,19 @@
 """The events that record what a customer did with a message, per action and channel.
 
-Delivery and tracking write these events onto the profile; segments count them
-(``engagement`` conditions) and reports measure campaigns by them.
+Delivery and tracking write these events onto the profile, naming the send they answer
+by its send key; segments count them (``engagement`` conditions), journeys branch on them
+(engagement with an earlier step's message) and reports measure campaigns by them.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from loopline.domain import commerce
+
+EngagementAction = Literal["received", "opened", "clicked"]
+SEND_KEY = "send_key"
+"""The property of an engagement event that names the send it answers (its ledger send key)."""
 
 EMAIL_DELIVERED = "Email Delivered"
 SMS_DELIVERED = "SMS Delivered"
@@ -48,3 +55,13 @@ def engagement_events(action: str, channel: str | None) -> list[str]:
         [] if channel is not None else list(by_channel.values())
     )
     return sorted(set(names))
+
+
+def actions_of(event: str) -> set[str]:
+    """Return the actions an engagement event counts as (a push tap is an open and a click)."""
+    return {action for action, by_channel in ENGAGEMENT_EVENTS.items() if event in by_channel.values()}
+
+
+def all_engagement_events() -> list[str]:
+    """Return every event name that records engagement with a message."""
+    return sorted({name for by_channel in ENGAGEMENT_EVENTS.values() for name in by_channel.values()})

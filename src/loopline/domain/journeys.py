@@ -25,6 +25,7 @@ from loopline.domain.campaigns import Channel, Content
 from loopline.domain.comparisons import lookup, matches
 from loopline.domain.consent import TOPIC
 from loopline.domain.contact_policy import Priority, zone_of
+from loopline.domain.engagement import EngagementAction
 from loopline.domain.segments.definition import Comparison, PropertyFilter, problems_of, unstorable_text
 from loopline.domain.segments.membership import SEGMENT_ENTERED, SEGMENT_EXITED
 
@@ -173,12 +174,21 @@ class Condition(_Model):
     against_trait: Name | None = None
 
 
+class Engaged(_Model):
+    """Whether the customer has ``received``, ``opened`` or ``clicked`` the message an earlier
+    send step of this enrolment sent them (by the engagement events that name its send key)."""
+
+    source: Literal["engagement"]
+    step: StepId
+    action: EngagementAction
+
+
 class BranchStep(_Model):
     """Go to ``then`` when the condition holds, else to ``otherwise``."""
 
     id: StepId
     type: Literal["branch"]
-    condition: Condition
+    condition: Annotated[Condition | Engaged, Field(discriminator="source")]
     then: str | None = None
     otherwise: str | None = None
 
@@ -248,7 +258,16 @@ class JourneyDefinition(_Model):
                 missing = [c for c in step.channels if c not in step.content]
                 if missing:
                     raise ValueError(f"step {step.id!r} has no content for {', '.join(missing)}")
+            if isinstance(step, BranchStep) and isinstance(step.condition, Engaged) and not isinstance(
+                    next((s for s in self.steps if s.id == step.condition.step), None), SendStep):
+                raise ValueError(f"step {step.id!r} asks about engagement with {step.condition.step!r},"
+                                 " which is not a send step")
         return self
+
+    @property
+    def asks_engagement(self) -> bool:
+        """Whether a branch asks about engagement with an earlier message (worth a lookup per walk)."""
+        return any(isinstance(step, BranchStep) and isinstance(step.condition, Engaged) for step in self.steps)
 
     def step(self, step_id: str) -> Any:
         """Return the step with this id."""
@@ -319,6 +338,7 @@ class Facts:
     computed: Mapping[str, Any] = field(default_factory=dict)
     time_zone: str | None = None
     event: Mapping[str, Any] = field(default_factory=dict)  # the triggering event's properties
+    engaged: frozenset[tuple[str, str]] = frozenset()  # (send step id, action) this enrolment's messages drew
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +414,9 @@ def _next_local(at: time, now: datetime, zone: Any) -> datetime:
     return candidate.astimezone(now.tzinfo)
 
 
-def _holds(condition: Condition, facts: Facts, now: datetime) -> bool:
+def _holds(condition: Condition | Engaged, facts: Facts, now: datetime) -> bool:
+    if isinstance(condition, Engaged):
+        return (condition.step, condition.action) in facts.engaged
     data = {"trait": facts.traits, "computed": facts.computed, "event": facts.event}[condition.source]
     test = condition.test
     if condition.against_trait is not None:

@@ -146,3 +146,17 @@ def buyers_sql(
         f"WITH orders AS ({orders}) SELECT DISTINCT bought.profile_id FROM ({named} UNION ALL {listed}) bought"
         f" WHERE bought.profile_id > {dialect.text(after)} ORDER BY bought.profile_id LIMIT {int(limit)}"
     )
+
+
+def engaged_sql(dialect: Dialect, *, workspace_id: str, send_keys: Sequence[str], events: Sequence[str],
+                key_property: str) -> str:
+    """Return (event name, send key) of the engagement events that answer these sends.
+
+    The send key names one customer's message, so the events are found by it alone, whoever's
+    device reported them and whether or not the mart has attributed them yet.
+    """
+    key = dialect.json_text("e.properties", [key_property])
+    return (
+        f"SELECT DISTINCT e.event, {key} FROM events e WHERE e.workspace_id = {dialect.text(workspace_id)}"
+        f" AND e.event IN ({_list(dialect, events)}) AND {key} IN ({_list(dialect, send_keys)})"
+    )
