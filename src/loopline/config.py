@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     )
     projection_interval_ms: float = Field(
         default=250.0,
-        description="How long the projector lets committed events gather before a step.",
+        description="How long the projector lets committed events gather before a step when ingest is "
+        "saturated; it does not wait below half of saturation, and waits more as the load rises.",
     )
     projection_batch_events: int = Field(
         default=50_000, ge=1, description="Most events the projector applies in one step."

@@ -277,3 +277,33 @@ def test_an_engagement_branch_must_name_a_send_step(shop):
     response = shop.client.post("/api/v1/journeys", headers=shop.headers, json={"name": "Bad", "definition": broken})
     assert response.status_code == 422, response.text
     assert "not a send step" in response.text
+
+
+def test_one_batch_of_events_acts_as_the_events_would_one_by_one(shop, engine):
+    """Entries gather and walk together, yet caps, repeats and same-batch goals come out as in order."""
+    shop.policy(opt_in_channels=[], caps=[{"limit": 1, "window_hours": 24}])
+    browse = {"trigger": {"type": "event", "event": "Product Viewed"}, "entry": {"rule": "every_time"},
+              "steps": [{"id": "mail", "type": "send", "channels": ["email"],
+                         "content": {"email": {"subject": "{{ event.sku }}", "body": "<p>{{ event.sku }}</p>"}}}]}
+    _journey(shop, browse, name="Browse")
+    cart = _journey(shop, CART)
+    at = NOW.isoformat()
+    batch = [
+        {"type": "track", "userId": "u-00000", "event": "Product Viewed", "properties": {"sku": "A"}, "timestamp": at},
+        {"type": "track", "userId": "u-00001", "event": "Product Added", "properties": {"name": "Hat"}, "timestamp": at},
+        {"type": "track", "userId": "u-00000", "event": "Product Viewed", "properties": {"sku": "B"}, "timestamp": at},
+        {"type": "track", "userId": "u-00001", "event": "Order Completed", "timestamp": at},
+    ]
+    response = shop.client.post("/v1/batch", headers=basic(shop.workspace.write_key), json={"batch": batch})
+    assert response.status_code == 200, response.text
+    shop.runtime.projector.catch_up()
+    report = engine.process_events()
+    assert (report.entered, report.woken) == (3, 1)
+    # u-00000 entered twice (the first enrolment had ended); the cap of one let the first through only.
+    states = sorted((row["state"], row["reason"], row["step"]) for row in shop.sends("u-00000"))
+    assert states == [("sent", "", "mail"), ("skipped", "frequency_cap", "mail")]
+    assert [m["subject"] for m in shop.outbox()] == ["A"]
+    # u-00001 ordered in the same batch as the cart: the wait ended on it, no nudge ever.
+    assert [(e["state"], e["done_reason"]) for e in _enrollments(shop, cart)] == [("done", "exited")]
+    engine.wake_due(now=NOW + timedelta(hours=2))
+    assert [m["subject"] for m in shop.outbox()] == ["A"]

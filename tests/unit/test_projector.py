@@ -19,7 +19,9 @@ def test_the_projector_pauses_only_under_saturation(tmp_path: Path, monkeypatch,
     runtime = build_runtime(Settings(data_dir=tmp_path, projection_cpu_share=0.1))
     projector = runtime.projector
     projector.watch_pressure(lambda: pressure)
-    monkeypatch.setattr(projection, "do_project_once", lambda services, limit: 100)
+    projector.after_each_step(lambda _: None)  # the step below projects nothing real
+    step = projection.ProjectedSlice(0, [None] * 100)  # type: ignore[list-item]
+    monkeypatch.setattr(projection, "do_project_next", lambda services, limit: step)
     pauses: list[float] = []
     monkeypatch.setattr(projector._stopping, "wait", lambda timeout=None: pauses.append(timeout) or False)
     clock = iter([10.0, 11.0])  # the step takes one second

@@ -13,45 +13,33 @@ pass, then are handed over at once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ulid import ULID
 
-from loopline.actions.claims import LedgerSource, decide_and_record
-from loopline.actions.contact_policy import get_policy
-from loopline.actions.delivery import do_hand_over_taken
 from loopline.actions.ingest import IngestPipeline
+from loopline.actions.journey_walks import Happened, Walker
 from loopline.actions.mart import do_sync_mart
 from loopline.actions.messages import (
     JOURNEY_NAMES,
     CompiledContent,
     compile_content,
-    context_for,
-    render_content,
-    render_limits,
 )
 from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
-from loopline.domain.engagement import SEND_KEY, actions_of, all_engagement_events
+from loopline.actions.projection import ProjectedSlice
 from loopline.domain.journeys import (
     EventMatch,
-    Facts,
     JourneyDefinition,
     JourneyInvalid,
     Position,
-    SendCommand,
     SendStep,
-    TraitCommand,
-    advance,
     entry_terms,
     parse_journey,
     start,
 )
-from loopline.domain.recipients import Intent
-from loopline.domain.send_ledger import send_key
-from loopline.query.lookups import buyers_sql, engaged_sql
+from loopline.query.lookups import buyers_sql
 from loopline.services import Services
 from loopline.store.sql.journeys import EnrollmentRow, JourneyNameTaken, JourneyRow
 
@@ -147,6 +135,17 @@ class TriggerReport:
     woken: int = 0
 
 
+@dataclass(slots=True)
+class _Entry:
+    """A customer about to enter a journey, gathered so a batch enters in one transaction."""
+
+    row: JourneyRow
+    definition: JourneyDefinition
+    profile_id: str
+    message_id: str
+    trigger: dict[str, Any]
+
+
 class JourneyEngine:
     """Enters customers on triggers and walks enrolments; the scheduler and ingest drive it."""
 
@@ -155,6 +154,7 @@ class JourneyEngine:
         self.pipeline = pipeline
         self._definitions: dict[tuple[str, int], JourneyDefinition] = {}
         self._compiled: dict[tuple[str, int, str], dict[str, CompiledContent]] = {}
+        self.walker = Walker(services, pipeline, self.definition, self._contents)
         # Events are read behind one cursor, and a digest's events join a running enrolment:
         # reading (the projector's follow-up, the scheduler's tick) and waking run one at a
         # time, so no two threads read the same events and no wake sends a digest while an
@@ -182,18 +182,34 @@ class JourneyEngine:
     def process_events(self, *, limit: int = 1_000) -> TriggerReport:
         """Read new projected events and act on them: goals, waits for events, entries."""
         with self._busy:
-            return self._process_events(limit)
+            services = self.services
+            cursor = services.journeys.get_cursor()
+            projected = services.profiles.get_cursor(name=PROJECTION_CURSOR)
+            return self._process_events([r for r in services.events.read_after(cursor, limit=limit)
+                                         if (r.seq or 0) <= projected])
 
-    def catch_up(self) -> None:
-        """Act on every projected event not read yet."""
+    def catch_up(self, handed: ProjectedSlice | None = None) -> None:
+        """Act on every projected event not read yet.
+
+        ``handed``: the slice a projection step just applied. When it starts where this
+        engine's cursor stands, its records are acted on as they are, without reading them
+        again from the event log — the usual case, right after each projection step.
+        """
+        if handed is not None and handed.records:
+            with self._busy:
+                if self.services.journeys.get_cursor() == handed.after:
+                    self._process_events(handed.records)
         while self.process_events().events:
             pass
 
-    def _process_events(self, limit: int) -> TriggerReport:
+    def _process_events(self, records: list[Any]) -> TriggerReport:
+        """Act on the events in order; entries gather and enter (and walk) together.
+
+        Gathered entries are entered before an event of a customer with an entry pending
+        is looked at, so each event sees its customer as one-by-one processing would: a
+        goal or awaited event in the same batch finds the enrolment its trigger started.
+        """
         services, report = self.services, TriggerReport()
-        cursor = services.journeys.get_cursor()
-        projected = services.profiles.get_cursor(name=PROJECTION_CURSOR)
-        records = [r for r in services.events.read_after(cursor, limit=limit) if (r.seq or 0) <= projected]
         if not records:
             return report
         active = [(row, parse_journey(row.definition)) for row in services.journeys.active()]
@@ -201,6 +217,7 @@ class JourneyEngine:
         concerned = {row.workspace_id for row, _ in active} | services.journeys.workspaces_running()
         now = services.clock.now()
         owners, running = self._owners(records, concerned)
+        pending: list[_Entry] = []
         for record in records:
             report.events += 1
             name, properties = record.event or record.type, record.properties
@@ -211,18 +228,18 @@ class JourneyEngine:
             profile_id = owners.get((record.workspace_id, *_identifier(record)))
             if profile_id is None:
                 continue
+            if any(entry.profile_id == profile_id for entry in pending):
+                report.entered += self._enter(pending, running, now=now)
+                pending = []
             if (record.workspace_id, profile_id) in running:
                 self._running(record.workspace_id, profile_id, (name, properties), now=now, report=report)
-            for row, definition in active:
-                if definition.trigger.fans_out or not _listens(row, record):
-                    continue
-                if definition.trigger.as_match().hit(name, properties, now=now):
-                    entered = self._enter(row, definition, profile_id, message_id=record.message_id, now=now,
-                                          trigger={"event": name, "properties": properties, "events": [
-                                              {"message_id": record.message_id, "properties": properties}]})
-                    report.entered += entered
-                    if entered:
-                        running.add((record.workspace_id, profile_id))  # later events may end or wake it
+            trigger = {"event": name, "properties": properties, "events": [
+                {"message_id": record.message_id, "properties": properties}]}
+            pending.extend(_Entry(row, definition, profile_id, record.message_id, trigger)
+                           for row, definition in active
+                           if not definition.trigger.fans_out and _listens(row, record)
+                           and definition.trigger.as_match().hit(name, properties, now=now))
+        report.entered += self._enter(pending, running, now=now)
         services.journeys.set_cursor(max(r.seq or 0 for r in records))
         return report
 
@@ -262,14 +279,13 @@ class JourneyEngine:
                              limit=BUYERS_PAGE)
             page = [str(found[0]) for found in mart.fetch(
                 sql + mart.dialect.settings, timeout_s=self.services.settings.segment_query_timeout_s)]
-            for profile_id in page:
-                entered += self._enter(row, definition, profile_id, message_id=record.message_id, now=now,
-                                       trigger=trigger)
+            entered += self._enter([_Entry(row, definition, profile_id, record.message_id, trigger)
+                                    for profile_id in page], set(), now=now)
             if len(page) < BUYERS_PAGE:
                 return entered
             after = page[-1]
 
-    def _running(self, workspace_id: str, profile_id: str, happened: tuple[str, Mapping[str, Any]], *,
+    def _running(self, workspace_id: str, profile_id: str, happened: Happened, *,
                  now: datetime, report: TriggerReport) -> None:
         name, properties = happened
         for enrollment in self.services.journeys.running_for(workspace_id=workspace_id, profile_id=profile_id):
@@ -281,111 +297,48 @@ class JourneyEngine:
                 continue
             waiting = EventMatch.model_validate(enrollment.waiting_for) if enrollment.waiting_for else None
             if waiting is not None and waiting.hit(name, properties, now=now):
-                self.walk(enrollment, now=now, event=happened)
+                self.walker.walk([enrollment], now=now, happened={enrollment.id: happened})
                 report.woken += 1
 
-    def _enter(self, row: JourneyRow, definition: JourneyDefinition, profile_id: str, *, message_id: str,
-               trigger: dict[str, Any], now: datetime) -> int:
-        key, since = entry_terms(definition.entry, message_id=message_id, now=now)
-        first = start(definition)
-        enrollment = EnrollmentRow(
-            id="enr_" + str(ULID()).lower(), workspace_id=row.workspace_id, journey_id=row.id, version=row.version,
-            profile_id=profile_id, entry_key=key[:200], state="active", step_id=first.step_id, wake_at=None,
-            waiting_for=None, visits=0, done_reason="", trigger=trigger, entered_at=now, updated_at=now,
-        )
-        entered, why_not = self.services.journeys.enter(enrollment, last_since=since)
-        if entered:
-            self.walk(enrollment, now=now)
-        elif why_not == "running" and definition.entry.rule == "digest":
-            self.services.journeys.join(journey_id=row.id, profile_id=profile_id, message_id=message_id,
-                                        properties=dict(trigger.get("properties") or {}), now=now)
-        return int(entered)
+    def _enter(self, entries: list[_Entry], running: set[tuple[str, str]], *, now: datetime) -> int:
+        """Enter these customers where their entry rules allow (one transaction), walk them; return how many.
+
+        A digest journey's trigger for a customer already in it joins the running enrolment.
+        """
+        if not entries:
+            return 0
+        rows = []
+        for entry in entries:
+            key, since = entry_terms(entry.definition.entry, message_id=entry.message_id, now=now)
+            first = start(entry.definition)
+            rows.append((EnrollmentRow(
+                id="enr_" + str(ULID()).lower(), workspace_id=entry.row.workspace_id, journey_id=entry.row.id,
+                version=entry.row.version, profile_id=entry.profile_id, entry_key=key[:200], state="active",
+                step_id=first.step_id, wake_at=None, waiting_for=None, visits=0, done_reason="",
+                trigger=entry.trigger, entered_at=now, updated_at=now,
+            ), since))
+        verdicts = self.services.journeys.enter_many(rows)
+        entered = [row for (row, _), why_not in zip(rows, verdicts, strict=True) if not why_not]
+        for entry, why_not in zip(entries, verdicts, strict=True):
+            if why_not == "running" and entry.definition.entry.rule == "digest":
+                self.services.journeys.join(journey_id=entry.row.id, profile_id=entry.profile_id,
+                                            message_id=entry.message_id,
+                                            properties=dict(entry.trigger.get("properties") or {}), now=now)
+        self.walker.walk(entered, now=now)
+        running.update((row.workspace_id, row.profile_id) for row in entered)  # later events may end or wake them
+        return len(entered)
 
     def wake_due(self, *, now: datetime, limit: int = 1_000) -> int:
         """Walk enrolments whose wait has ended; return how many."""
         with self._busy:
             due = self.services.journeys.due(now=now, limit=limit)
-            for enrollment in due:
-                self.walk(enrollment, now=now)
+            self.walker.walk(due, now=now)
         return len(due)
 
-    def walk(self, enrollment: EnrollmentRow, *, now: datetime,
-             event: tuple[str, Mapping[str, Any]] | None = None) -> Position:
+    def walk(self, enrollment: EnrollmentRow, *, now: datetime, event: Happened | None = None) -> Position:
         """Advance one enrolment, carry out its commands, and record where it stands."""
-        services = self.services
-        definition = self.definition(enrollment.journey_id, enrollment.version)
-        waiting = EventMatch.model_validate(enrollment.waiting_for) if enrollment.waiting_for else None
-        position = Position(enrollment.step_id, enrollment.wake_at, waiting, enrollment.visits)
-        profile = services.lookups.find_profile(workspace_id=enrollment.workspace_id, reference=enrollment.profile_id)
-        if profile is None:
-            services.journeys.save(enrollment_id=enrollment.id, now=now, state="done", done_reason="profile_gone",
-                                   wake_at=None, waiting_for=None)
-            return Position(None, done="profile_gone")
-        trigger = dict(enrollment.trigger.get("properties") or {})
-        engaged = self._engaged(enrollment) if definition.asks_engagement else frozenset()
-        facts = Facts(profile.profile_id, profile.traits, profile.computed.as_json(), _zone(profile), trigger,
-                      engaged)
-        policy = get_policy(services, workspace_id=enrollment.workspace_id)
-        moved = advance(definition, position, facts, now=now, event=event, default_zone=policy.default_time_zone)
-        traits = {c.trait: c.value for c in moved.commands if isinstance(c, TraitCommand)}
-        filed_as = _filed_as(services.lookups.list_identities(workspace_id=enrollment.workspace_id,
-                                                              profile_id=profile.profile_id)) if traits else None
-        if traits and filed_as is not None and self.pipeline is not None:
-            # An identify under the customer's own identifier, as their app would send it: the
-            # projection sets the traits, and the change is on their timeline like any other.
-            self.pipeline.record_platform_events(workspace_id=enrollment.workspace_id, source="journeys", messages=[
-                {"type": "identify", **filed_as, "traits": traits,
-                 "messageId": f"journey-{enrollment.id}-{moved.position.visits}", "timestamp": now.isoformat()}])
-        for command in moved.commands:
-            if isinstance(command, SendCommand):
-                self._send(enrollment, definition, command, trigger, now)
-        state = "done" if moved.position.done else "active"
-        services.journeys.save(
-            enrollment_id=enrollment.id, now=now, state=state, step_id=moved.position.step_id,
-            wake_at=moved.position.wake_at, visits=moved.position.visits, done_reason=moved.position.done or "",
-            waiting_for=moved.position.waiting_for.model_dump(mode="json") if moved.position.waiting_for else None,
-        )
-        return moved.position
-
-    def _engaged(self, enrollment: EnrollmentRow) -> frozenset[tuple[str, str]]:
-        """Return (send step, action) for what this enrolment's messages drew: received, opened, clicked."""
-        services = self.services
-        mine = f"{enrollment.id}:"
-        steps = {row["send_key"]: row["step"] for row in services.send_ledger.list_for_profile(
-            workspace_id=enrollment.workspace_id, profile_id=enrollment.profile_id, source_id=enrollment.journey_id,
-            limit=1_000) if str(row["occurrence"]).startswith(mine) and row["state"] == "sent"}
-        if not steps:
-            return frozenset()
-        mart = services.mart
-        sql = engaged_sql(mart.dialect, workspace_id=enrollment.workspace_id, send_keys=sorted(steps),
-                          events=all_engagement_events(), key_property=SEND_KEY)
-        found = mart.fetch(sql + mart.dialect.settings, timeout_s=services.settings.segment_query_timeout_s)
-        return frozenset((steps[str(key)], action) for event, key in found for action in actions_of(str(event)))
-
-    def _send(self, enrollment: EnrollmentRow, definition: JourneyDefinition, command: SendCommand,
-              trigger: dict[str, Any], now: datetime) -> None:
-        services = self.services
-        step = definition.step(command.step_id)
-        occurrence = f"{enrollment.id}:{command.visit}"
-        key = send_key(workspace_id=enrollment.workspace_id, source=f"{enrollment.journey_id}/{step.id}",
-                       profile_id=enrollment.profile_id, channel="*", occurrence=occurrence)
-        intent = Intent(key, enrollment.profile_id, tuple(step.channels), definition.priority, enrollment.journey_id,
-                        definition.topic, rank=definition.rank)
-        policy = get_policy(services, workspace_id=enrollment.workspace_id)
-        limits = render_limits(services)
-        contents = self._contents(enrollment.journey_id, enrollment.version, step)
-        with services.send_ledger.claiming(workspace_id=enrollment.workspace_id, profile_ids=[enrollment.profile_id],
-                                           send_keys=[key], since=now - policy.lookback(), now=now,
-                                           hand_over=True) as claim:
-            recipient = claim.recipients.get(enrollment.profile_id)
-            if recipient is None:
-                return
-            context = context_for(recipient, campaign={"id": enrollment.journey_id, "name": step.id}, event=trigger)
-            context["digest"] = [dict(item.get("properties") or {}) for item in enrollment.trigger.get("events") or []]
-            decide_and_record(claim, source=LedgerSource("journey", enrollment.journey_id, occurrence, step.id),
-                              intent=intent, variant=None, rules=policy.rules(), now=now,
-                              render=lambda channel: render_content(contents[channel], context, limits=limits))
-        do_hand_over_taken(services, claim.taken, now=now)
+        happened = {enrollment.id: event} if event is not None else None
+        return self.walker.walk([enrollment], now=now, happened=happened)[enrollment.id]
 
 
 def _listens(row: JourneyRow, record: Any) -> bool:
@@ -394,23 +347,6 @@ def _listens(row: JourneyRow, record: Any) -> bool:
                                                         record.received_at >= row.active_since)
 
 
-def _filed_as(identifiers: list[tuple[str, str]]) -> dict[str, str] | None:
-    """Return the identifier a customer's events are filed under (a user id, else a device id), or None."""
-    found = dict(identifiers)
-    if "user_id" in found:
-        return {"userId": found["user_id"]}
-    if "anonymous_id" in found:
-        return {"anonymousId": found["anonymous_id"]}
-    return None  # known only by email or phone: no timeline to write a trait change to
-
-
 def _identifier(record: Any) -> tuple[str, str]:
     """Return the identifier an event is placed by: its userId, else its anonymousId."""
     return ("user_id", record.user_id) if record.user_id else ("anonymous_id", record.anonymous_id or "")
-
-
-def _zone(profile: Any) -> str | None:
-    traits, location = profile.traits, profile.computed.location or {}
-    zone = traits.get("timezone") or traits.get("time_zone") or location.get("time_zone")
-    return zone if isinstance(zone, str) else None
-

@@ -11,6 +11,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from ulid import ULID
@@ -47,12 +48,25 @@ def project_workspace(
     return seen
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectedSlice:
+    """The events one projection step applied: every record after ``after`` up to the step's limit."""
+
+    after: int
+    records: list[EventRecord]
+
+
 def do_project_once(services: Services, *, limit: int = BATCH) -> int:
     """Apply the next slice of the event log to profiles; return how many events it read."""
+    return len(do_project_next(services, limit=limit).records)
+
+
+def do_project_next(services: Services, *, limit: int = BATCH) -> ProjectedSlice:
+    """Apply the next slice of the event log to profiles; return the slice (what follows may act on it)."""
     cursor = services.profiles.get_cursor(name=CURSOR)
     records = services.events.read_after(cursor, limit=limit)
     if not records:
-        return 0
+        return ProjectedSlice(cursor, [])
     by_workspace: dict[str, list[EventRecord]] = defaultdict(list)
     for record in records:
         by_workspace[record.workspace_id].append(record)
@@ -71,14 +85,16 @@ def do_project_once(services: Services, *, limit: int = BATCH) -> int:
     services.profiles.save_projection(
         ProjectionBatch(graphs, devices, merge_ids, CURSOR, last), now=services.clock.now()
     )
-    return len(records)
+    return ProjectedSlice(cursor, records)
 
 
 class Projector:
     """Runs the projection in a background thread, woken after each commit.
 
-    Acknowledging ingest has priority over updating profiles: the projector waits a
-    moment after a wake so each step covers many events (a step's fixed cost is large),
+    Acknowledging ingest has priority over updating profiles: under load the projector
+    waits a moment after a wake so each step covers many events (a step's fixed cost is
+    large) — from nothing at half of saturation up to ``projection_interval_ms`` at
+    saturation, so light traffic is projected (and acted on by journeys) at once —
     and while ingest is saturated (see ``GroupCommitWriter.pressure``) it spends at
     most ``cpu_share`` of its time projecting, so a burst delays profiles by seconds
     instead of slowing every ack. Below saturation, and once a burst ends, it projects at
@@ -96,11 +112,12 @@ class Projector:
         self._stopping = threading.Event()
         self._idle = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="loopline-projector", daemon=True)
-        self._after_step: Callable[[], object] = lambda: None
+        self._after_step: Callable[[ProjectedSlice], object] = lambda _: None
         self.last_error: Exception | None = None
 
-    def after_each_step(self, follow: Callable[[], object]) -> None:
-        """Run ``follow`` after every step that projected events (journey triggers act on them at once)."""
+    def after_each_step(self, follow: Callable[[ProjectedSlice], object]) -> None:
+        """Run ``follow`` with the slice after every step that projected events (journey triggers act on it
+        at once, without reading the events again)."""
         self._after_step = follow
 
     def watch_pressure(self, pressure: Callable[[], float]) -> None:
@@ -131,9 +148,10 @@ class Projector:
     def _step(self) -> bool:
         with self._idle:
             started = time.monotonic()
-            moved = do_project_once(self._services, limit=self._batch)
+            projected = do_project_next(self._services, limit=self._batch)
+            moved = len(projected.records)
             if moved:
-                self._after_step()
+                self._after_step(projected)
             spent = time.monotonic() - started
         if moved and self._pressure() >= 1.0:
             self._stopping.wait(spent * (1 / self._share - 1))
@@ -143,7 +161,10 @@ class Projector:
         while not self._stopping.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
-            self._stopping.wait(self._interval)
+            # Gathering pays off under load (a step's fixed cost is large); with light traffic
+            # it only delays profiles and journey triggers. So no wait below half of
+            # saturation, rising to the full interval at saturation.
+            self._stopping.wait(self._interval * min(1.0, max(0.0, 2 * self._pressure() - 1)))
             try:
                 while self._step() and not self._stopping.is_set():
                     pass

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopline.store.sql.engine import writer
-from loopline.store.sql.rows import as_dict
+from loopline.store.sql.rows import as_dict, aware
 from loopline.store.sql.tables import enrollments, journey_versions, journeys, profiles, projection_cursors
 from loopline.store.sql.upsert import upsert
 
@@ -135,29 +135,90 @@ class SqlJourneyStore:
         return dict(found) if found is not None else None
 
     def enter(self, row: EnrollmentRow, *, last_since: datetime | None) -> tuple[bool, str]:
-        """Store a new enrolment unless the customer may not enter; return (entered, why not).
+        """Store a new enrolment unless the customer may not enter; return (entered, why not)."""
+        (why_not,) = self.enter_many([(row, last_since)])
+        return not why_not, why_not
 
-        In one transaction, behind the customer's row lock on PostgreSQL: a running
-        enrolment of the same journey refuses (``running``), so does an earlier entry
-        after ``last_since`` (``too_soon``: once per N days), and the unique entry key
-        refuses a second "once" entry or a replayed trigger (``already_entered``).
+    def enter_many(self, entries: Sequence[tuple[EnrollmentRow, datetime | None]]) -> list[str]:
+        """Store new enrolments in one transaction; return, per entry, why not ("" when it entered).
+
+        Behind the customers' row locks (in id order, on PostgreSQL), each entry is checked
+        against the store and the entries before it: a running enrolment of the same journey
+        refuses (``running``), so does an earlier entry after its ``since`` (``too_soon``:
+        once per N days), and the unique entry key refuses a second "once" entry or a
+        replayed trigger (``already_entered``).
         """
+        if not entries:
+            return []
         with self._writer.begin() as conn:
+            profile_ids = sorted({row.profile_id for row, _ in entries})
             if conn.dialect.name == "postgresql":
-                conn.execute(sa.select(profiles.c.id).where(profiles.c.id == row.profile_id).with_for_update())
-            mine = sa.and_(enrollments.c.journey_id == row.journey_id, enrollments.c.profile_id == row.profile_id)
-            if conn.execute(sa.select(sa.func.count()).where(mine, enrollments.c.state == "active")).scalar():
-                return False, "running"
-            if last_since is not None and conn.execute(sa.select(sa.func.count()).where(
-                    mine, enrollments.c.entered_at > last_since)).scalar():
-                return False, "too_soon"
-            entered = conn.execute(sa.select(sa.func.count()).where(
-                mine, enrollments.c.entry_key == row.entry_key)).scalar()
-            if entered:
-                return False, "already_entered"
-            upsert(conn, enrollments, [{name: getattr(row, name) for name in EnrollmentRow.__slots__}],
-                   keys=("journey_id", "profile_id", "entry_key"))
-        return True, ""
+                for start in range(0, len(profile_ids), 900):
+                    conn.execute(sa.select(profiles.c.id).where(profiles.c.id.in_(profile_ids[start:start + 900]))
+                                 .order_by(profiles.c.id).with_for_update())
+            running, keys, latest = self._standing(conn, entries, profile_ids)
+            verdicts, accepted = [], []
+            for row, since in entries:
+                pair = (row.journey_id, row.profile_id)
+                if pair in running:
+                    verdicts.append("running")
+                elif since is not None and pair in latest and latest[pair] > since:
+                    verdicts.append("too_soon")
+                elif (*pair, row.entry_key) in keys:
+                    verdicts.append("already_entered")
+                else:
+                    verdicts.append("")
+                    accepted.append({name: getattr(row, name) for name in EnrollmentRow.__slots__})
+                    running.add(pair)
+                    keys.add((*pair, row.entry_key))
+                    latest[pair] = row.entered_at
+            upsert(conn, enrollments, accepted, keys=("journey_id", "profile_id", "entry_key"))
+        return verdicts
+
+    @staticmethod
+    def _standing(conn: sa.Connection, entries: Sequence[tuple[EnrollmentRow, datetime | None]],
+                  profile_ids: list[str]) -> tuple[set[tuple[str, str]], set[tuple[str, str, str]],
+                                                   dict[tuple[str, str], datetime]]:
+        """Return what the entry rules look at: who is running, entry keys taken, and each latest entry."""
+        journey_ids = sorted({row.journey_id for row, _ in entries})
+        wanted_keys = sorted({row.entry_key for row, _ in entries})
+        earliest = min((since for _, since in entries if since is not None), default=None)
+        relevant = [enrollments.c.state == "active", enrollments.c.entry_key.in_(wanted_keys)]
+        if earliest is not None:
+            relevant.append(enrollments.c.entered_at > earliest)
+        running: set[tuple[str, str]] = set()
+        keys: set[tuple[str, str, str]] = set()
+        latest: dict[tuple[str, str], datetime] = {}
+        for start in range(0, len(profile_ids), 900):
+            found = conn.execute(sa.select(
+                enrollments.c.journey_id, enrollments.c.profile_id, enrollments.c.entry_key,
+                enrollments.c.state, enrollments.c.entered_at,
+            ).where(enrollments.c.journey_id.in_(journey_ids),
+                    enrollments.c.profile_id.in_(profile_ids[start:start + 900]), sa.or_(*relevant)))
+            for journey, profile, key, state, entered_at in found:
+                if state == "active":
+                    running.add((journey, profile))
+                keys.add((journey, profile, key))
+                when = aware(entered_at) or entered_at
+                if (journey, profile) not in latest or when > latest[(journey, profile)]:
+                    latest[(journey, profile)] = when
+        return running, keys, latest
+
+    def save_many(self, positions: Sequence[dict[str, Any]], *, now: datetime) -> None:
+        """Record where several enrolments stand, in one transaction.
+
+        Each position names its enrolment (``id``) and gives ``state``, ``step_id``,
+        ``wake_at``, ``waiting_for``, ``visits`` and ``done_reason``.
+        """
+        if not positions:
+            return
+        update = enrollments.update().where(enrollments.c.id == sa.bindparam("enrollment_id")).values(
+            state=sa.bindparam("state"), step_id=sa.bindparam("step_id"), wake_at=sa.bindparam("wake_at"),
+            waiting_for=sa.bindparam("waiting_for"), visits=sa.bindparam("visits"),
+            done_reason=sa.bindparam("done_reason"), updated_at=sa.bindparam("updated_at"))
+        with self._writer.begin() as conn:
+            conn.execute(update, [{**{k: v for k, v in position.items() if k != "id"},
+                                   "enrollment_id": position["id"], "updated_at": now} for position in positions])
 
     def join(self, *, journey_id: str, profile_id: str, message_id: str, properties: dict[str, Any],
              now: datetime) -> bool:

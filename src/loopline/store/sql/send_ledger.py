@@ -67,6 +67,12 @@ class Claim:
     taken: list[Due] = field(default_factory=list)
     displaced: dict[str, str] = field(default_factory=dict)  # waiting send key → the key that took its place
 
+    def learn_keys(self, send_keys: Sequence[str]) -> None:
+        """Look up which of these keys are claimed already (for a claim opened before its keys were known)."""
+        for chunk in _chunks(list(send_keys)):
+            claimed = sa.select(sends.c.send_key).where(one_of(self.conn, sends.c.send_key, chunk))
+            self.existing.update(self.conn.execute(claimed).scalars())
+
     def displace(self, *, waiting_key: str, by: str, profile_id: str) -> None:
         """Skip a waiting lower-ranked send (``outranked``) when the claim commits; it leaves the history now."""
         self.displaced[waiting_key] = by
@@ -112,12 +118,9 @@ class SqlSendLedger:
         unique = sorted(set(profile_ids))
         with self._writer.begin() as conn:
             self._lock(conn, workspace_id, unique)
-            existing: set[str] = set()
-            for chunk in _chunks(list(send_keys)):
-                claimed = sa.select(sends.c.send_key).where(one_of(conn, sends.c.send_key, chunk))
-                existing.update(conn.execute(claimed).scalars())
-            claim = Claim(conn, workspace_id, existing, self._history(conn, workspace_id, unique, since),
+            claim = Claim(conn, workspace_id, set(), self._history(conn, workspace_id, unique, since),
                           self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique), now, hand_over)
+            claim.learn_keys(send_keys)
             yield claim
             self._displace(conn, claim)
             upsert(conn, sends, claim.rows, keys=("send_key",))
@@ -130,6 +133,11 @@ class SqlSendLedger:
         with self._engine.connect() as conn:
             return (self._history(conn, workspace_id, unique, since),
                     self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique))
+
+    def recipients(self, *, workspace_id: str, profile_ids: Sequence[str]) -> dict[str, Recipient]:
+        """Return these customers as a message sees them (their data, zone and contacts), without claiming."""
+        with self._engine.connect() as conn:
+            return self.contacts.load(conn, workspace_id=workspace_id, profile_ids=profile_ids)
 
     @staticmethod
     def _displace(conn: sa.Connection, claim: Claim) -> None:
