@@ -287,13 +287,10 @@ def test_one_batch_of_events_acts_as_the_events_would_one_by_one(shop, engine):
                          "content": {"email": {"subject": "{{ event.sku }}", "body": "<p>{{ event.sku }}</p>"}}}]}
     _journey(shop, browse, name="Browse")
     cart = _journey(shop, CART)
-    at = NOW.isoformat()
-    batch = [
-        {"type": "track", "userId": "u-00000", "event": "Product Viewed", "properties": {"sku": "A"}, "timestamp": at},
-        {"type": "track", "userId": "u-00001", "event": "Product Added", "properties": {"name": "Hat"}, "timestamp": at},
-        {"type": "track", "userId": "u-00000", "event": "Product Viewed", "properties": {"sku": "B"}, "timestamp": at},
-        {"type": "track", "userId": "u-00001", "event": "Order Completed", "timestamp": at},
-    ]
+    batch = [{"type": "track", "userId": user, "event": event, "properties": properties, "timestamp": NOW.isoformat()}
+             for user, event, properties in [
+                 ("u-00000", "Product Viewed", {"sku": "A"}), ("u-00001", "Product Added", {"name": "Hat"}),
+                 ("u-00000", "Product Viewed", {"sku": "B"}), ("u-00001", "Order Completed", {})]]
     response = shop.client.post("/v1/batch", headers=basic(shop.workspace.write_key), json={"batch": batch})
     assert response.status_code == 200, response.text
     shop.runtime.projector.catch_up()
