@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopline.domain.recipients import Contact
-from loopline.store.sql.members import one_of
+from loopline.store.sql.members import one_of, unindexed
 from loopline.store.sql.tables import consents, contact_suppressions, devices, identities, profiles
 
 CHUNK = 5_000  # customers per query: one parameter each way (see ``members.one_of``)
@@ -60,7 +60,7 @@ class SqlContactBook:
         for chunk in _chunks(unique):
             columns = [profiles.c.id, profiles.c.traits, profiles.c.computed] if with_data else [profiles.c.id]
             for row in conn.execute(sa.select(*columns).where(
-                profiles.c.workspace_id == workspace_id, one_of(conn, profiles.c.id, chunk),
+                unindexed(conn, profiles.c.workspace_id) == workspace_id, one_of(conn, profiles.c.id, chunk),
                 profiles.c.merged_into.is_(None),
             )):
                 found[row.id] = (dict(row.traits or {}), dict(row.computed or {})) if with_data else ({}, {})

@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 
 def one_of(conn: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[str]) -> sa.ColumnElement[bool]:
@@ -23,3 +25,17 @@ def one_of(conn: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[
     listed: sa.Select[Any] = sa.select(sa.column("value")).select_from(
         sa.func.json_each(sa.literal(orjson.dumps(list(values)).decode())))
     return column.in_(listed.scalar_subquery())
+
+
+def unindexed(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """Return ``column`` as an expression SQLite's planner will not pick an index for (``+column``).
+
+    Without statistics SQLite prefers an index on ``workspace_id`` over the primary key for
+    ``workspace_id = ? AND id IN (…)``, and so reads every profile of the workspace for a
+    thousand ids: a claim's cost then grows with the workspace. Guarding the workspace
+    with ``+workspace_id`` leaves the primary key the only choice. PostgreSQL plans by its
+    statistics and needs no help.
+    """
+    if conn.dialect.name != "sqlite":
+        return column
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)

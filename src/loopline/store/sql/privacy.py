@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopline.store.sql.engine import writer
+from loopline.store.sql.members import unindexed
 from loopline.store.sql.rows import aware
 from loopline.store.sql.tables import (
     consents,
@@ -107,7 +108,7 @@ class SqlPrivacyStore:
                 merges.c.workspace_id == workspace_id,
                 sa.or_(merges.c.winner_id.in_(ids), merges.c.loser_id.in_(ids))))
             conn.execute(profiles.delete().where(
-                profiles.c.workspace_id == workspace_id, profiles.c.id.in_(ids)))
+                unindexed(conn, profiles.c.workspace_id) == workspace_id, profiles.c.id.in_(ids)))
 
     def start_erasure(
         self, *, erasure_id: str, workspace_id: str, reference: str, now: datetime

@@ -13,6 +13,7 @@ from loopline.domain.devices import DeviceSeen
 from loopline.domain.identity import Identifier, IdentityGraph, MergeDecision
 from loopline.domain.profiles import Computed, Profile
 from loopline.store.sql.engine import writer
+from loopline.store.sql.members import unindexed
 from loopline.store.sql.rows import as_dict, aware
 from loopline.store.sql.tables import (
     consents,
@@ -99,7 +100,7 @@ class SqlProfileStore:
                     graph.load((row.kind, row.value), row.profile_id)
                 for row in conn.execute(
                     profiles.select().where(
-                        profiles.c.workspace_id == workspace_id, profiles.c.id.in_(list(part))
+                        unindexed(conn, profiles.c.workspace_id) == workspace_id, profiles.c.id.in_(list(part))
                     )
                 ):
                     graph.profiles[row.id] = _profile(row)

@@ -1,0 +1,70 @@
+"""Hot paths read profiles by primary key on SQLite, never by scanning a whole workspace.
+
+Without statistics SQLite's planner prefers the ``(workspace_id, updated_at)`` index for
+``workspace_id = ? AND id IN (…)``: every claim of a thousand customers then reads every
+profile of the workspace, and a 1M-customer campaign slows to a crawl as it goes. These
+tests catch the statements the claim and the projection run and ask SQLite for their plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from loopline.bootstrap import open_services
+from loopline.config import Settings
+from loopline.store.sql.tables import profiles
+
+NOW = datetime(2026, 6, 15, tzinfo=UTC)
+
+
+@contextmanager
+def _statements(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    caught: list[tuple[str, Any]] = []
+
+    def catch(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        caught.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", catch)
+    try:
+        yield caught
+    finally:
+        event.remove(engine, "before_cursor_execute", catch)
+
+
+def _plans_on_profiles(engine: sa.Engine, caught: list[tuple[str, Any]]) -> list[str]:
+    plans = []
+    with engine.connect() as conn:
+        for statement, parameters in caught:
+            if "FROM profiles" not in statement or not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            plans.append(" | ".join(str(row[-1]) for row in rows))
+    return plans
+
+
+def test_a_claim_and_a_projection_step_read_profiles_by_primary_key(tmp_path: Path) -> None:
+    services = open_services(Settings(data_dir=tmp_path))
+    try:
+        with services.engine.begin() as conn:
+            conn.execute(profiles.insert(), [
+                {"id": f"p_{n:05d}", "workspace_id": "ws_a" if n % 2 else "ws_b", "traits": {}, "trait_times": {},
+                 "computed": {}, "merged_into": None, "created_at": NOW, "updated_at": NOW} for n in range(2_000)])
+        wanted = [f"p_{n:05d}" for n in range(1, 400, 2)]
+        with _statements(services.engine) as caught:
+            found = services.send_ledger.recipients(workspace_id="ws_a", profile_ids=[*wanted, "p_00000"])
+            services.profiles.load_graph(workspace_id="ws_a", identifiers=[("user_id", "nobody")])
+        assert sorted(found) == wanted  # the workspace still guards: p_00000 is ws_b's
+        plans = _plans_on_profiles(services.engine, caught)
+        assert plans, "the claim reads profiles"
+        for plan in plans:
+            assert "ix_profiles_workspace" not in plan, plan
+            assert "SCAN profiles" not in plan, plan
+    finally:
+        services.close()
