@@ -218,27 +218,31 @@ class JourneyEngine:
         now = services.clock.now()
         owners, running = self._owners(records, concerned)
         pending: list[_Entry] = []
+        gathered: set[str] = set()  # the customers of the pending entries
         for record in records:
             report.events += 1
             name, properties = record.event or record.type, record.properties
             for row, definition in active:
                 if definition.trigger.fans_out and _listens(row, record) and \
                         definition.trigger.as_match().hit(name, properties, now=now):
-                    report.entered += self._enter_buyers(row, definition, record, now=now)
+                    report.entered += self._enter_buyers(row, definition, record, running, now=now)
             profile_id = owners.get((record.workspace_id, *_identifier(record)))
             if profile_id is None:
                 continue
-            if any(entry.profile_id == profile_id for entry in pending):
+            if profile_id in gathered:
                 report.entered += self._enter(pending, running, now=now)
-                pending = []
+                pending, gathered = [], set()
             if (record.workspace_id, profile_id) in running:
                 self._running(record.workspace_id, profile_id, (name, properties), now=now, report=report)
             trigger = {"event": name, "properties": properties, "events": [
                 {"message_id": record.message_id, "properties": properties}]}
-            pending.extend(_Entry(row, definition, profile_id, record.message_id, trigger)
-                           for row, definition in active
-                           if not definition.trigger.fans_out and _listens(row, record)
-                           and definition.trigger.as_match().hit(name, properties, now=now))
+            entries = [_Entry(row, definition, profile_id, record.message_id, trigger)
+                       for row, definition in active
+                       if not definition.trigger.fans_out and _listens(row, record)
+                       and definition.trigger.as_match().hit(name, properties, now=now)]
+            if entries:
+                pending += entries
+                gathered.add(profile_id)
         report.entered += self._enter(pending, running, now=now)
         services.journeys.set_cursor(max(r.seq or 0 for r in records))
         return report
@@ -258,7 +262,8 @@ class JourneyEngine:
                 workspace_id=workspace_id, profile_ids=list(found.values())))
         return owners, running
 
-    def _enter_buyers(self, row: JourneyRow, definition: JourneyDefinition, record: Any, *, now: datetime) -> int:
+    def _enter_buyers(self, row: JourneyRow, definition: JourneyDefinition, record: Any,
+                      running: set[tuple[str, str]], *, now: datetime) -> int:
         """Enter every customer who bought the product the event names (a recall); return how many entered.
 
         Buyers are read from the mart a page at a time; each enters under the event's message
@@ -280,7 +285,7 @@ class JourneyEngine:
             page = [str(found[0]) for found in mart.fetch(
                 sql + mart.dialect.settings, timeout_s=self.services.settings.segment_query_timeout_s)]
             entered += self._enter([_Entry(row, definition, profile_id, record.message_id, trigger)
-                                    for profile_id in page], set(), now=now)
+                                    for profile_id in page], running, now=now)
             if len(page) < BUYERS_PAGE:
                 return entered
             after = page[-1]
