@@ -3,9 +3,6 @@ and the same as a plain reading of the orders, on the analytics test shop."""
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from functools import cache
@@ -13,16 +10,9 @@ from typing import Any
 
 import pytest
 
-from loopline.query.dialects import DIALECTS
 from loopline.query.lookups import buyers_sql
 from tests.analytics.dataset import NOW, OTHER_WORKSPACE, SKUS, WORKSPACE, build_dataset
-from tests.conftest import POSTGRES_ENV
-from tests.segments.engines import Runner, clickhouse_engine, duckdb_engine, postgres_engine
-
-ENGINES = {
-    "duckdb": functools.partial(duckdb_engine, synced=True), "duckdb-unsynced": duckdb_engine,
-    "postgres": postgres_engine, "clickhouse": clickhouse_engine,
-}
+from tests.segments.engines import ENGINES, Runner, dialect_of, engine_or_skip
 
 
 @cache
@@ -52,20 +42,15 @@ def _expected(workspace_id: str, sku: str, since: Any = None) -> list[str]:
 
 @pytest.fixture(scope="module", params=list(ENGINES))
 def engine(request: pytest.FixtureRequest) -> Iterator[tuple[str, Runner]]:
-    name = request.param
-    if name == "postgres" and not os.environ.get(POSTGRES_ENV):
-        pytest.skip(f"{POSTGRES_ENV} is not set: the PostgreSQL engine needs a server")
-    if name == "clickhouse" and importlib.util.find_spec("chdb") is None:
-        pytest.skip("chdb is not installed: `uv sync --group clickhouse` adds the embedded ClickHouse engine")
-    with ENGINES[name](_data()) as run:
-        yield name, run
+    with engine_or_skip(request.param, _data()) as run:
+        yield request.param, run
 
 
 @pytest.mark.parametrize("sku", [SKUS[0], SKUS[7], "SKU-none"])
 @pytest.mark.parametrize("days", [None, 30])
 def test_buyers_match_a_plain_reading_of_the_orders(engine: tuple[str, Runner], sku: str, days: int | None) -> None:
     name, run = engine
-    dialect = DIALECTS[name.split("-", maxsplit=1)[0]]
+    dialect = dialect_of(name)
     since = NOW - timedelta(days=days) if days else None
     for workspace_id in (WORKSPACE, OTHER_WORKSPACE):
         found: list[str] = []
@@ -73,7 +58,7 @@ def test_buyers_match_a_plain_reading_of_the_orders(engine: tuple[str, Runner], 
         while True:  # pages of 7, to walk the paging too
             page = [str(row[0]) for row in run(buyers_sql(
                 dialect, workspace_id=workspace_id, event="Order Completed", product_key="sku", product=sku,
-                since=since, after=after, limit=7) + dialect.settings)]
+                since=since, after=after, limit=7))]
             found += page
             if len(page) < 7:
                 break

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,9 +14,11 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
+import pytest
 
-from loopline.query.dialects import DIALECTS, POSTGRES_FUNCTIONS
+from loopline.query.dialects import DIALECTS, POSTGRES_FUNCTIONS, Dialect
 from loopline.query.mart import EVENTS, MART_TABLES, PROFILES, Table, create_table, typed_computed
+from tests.conftest import POSTGRES_ENV
 
 Runner = Callable[[str], list[tuple[Any, ...]]]
 """Runs a query; returns its rows."""
@@ -158,3 +162,26 @@ def clickhouse_engine(data: Any) -> Iterator[Runner]:
         yield run
     finally:
         session.close()
+
+
+ENGINES: dict[str, Callable[[Any], Any]] = {
+    "duckdb": functools.partial(duckdb_engine, synced=True), "duckdb-unsynced": duckdb_engine,
+    "postgres": postgres_engine, "clickhouse": clickhouse_engine,
+}
+"""Every engine a cross-engine test runs on, by name (DuckDB both right after a mart sync and between two)."""
+
+
+def dialect_of(engine_name: str) -> Dialect:
+    """Return the dialect an engine of ``ENGINES`` speaks."""
+    return DIALECTS[engine_name.split("-", maxsplit=1)[0]]
+
+
+@contextmanager
+def engine_or_skip(engine_name: str, data: Any) -> Iterator[Runner]:
+    """Yield a runner over ``data`` on the named engine; skip, saying why, when its server or package is absent."""
+    if engine_name == "postgres" and not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"{POSTGRES_ENV} is not set: the PostgreSQL engine needs a server")
+    if engine_name == "clickhouse" and importlib.util.find_spec("chdb") is None:
+        pytest.skip("chdb is not installed: `uv sync --group clickhouse` adds the embedded ClickHouse engine")
+    with ENGINES[engine_name](data) as run:
+        yield run

@@ -3,31 +3,18 @@ and the same as an independent pandas computation of the documented semantics.""
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import os
 from collections.abc import Iterator
 from functools import cache
 
 import pytest
 
 from loopline.domain.segments.definition import parse_segment
-from loopline.query.dialects import DIALECTS, Dialect, in_sample
+from loopline.query.dialects import in_sample
 from loopline.query.segments import compile_segment
-from tests.conftest import POSTGRES_ENV
 from tests.segments.catalog import CATALOG
 from tests.segments.dataset import NOW, OTHER_WORKSPACE, WORKSPACE, build_dataset
-from tests.segments.engines import Runner, clickhouse_engine, duckdb_engine, postgres_engine
+from tests.segments.engines import ENGINES, Runner, dialect_of, engine_or_skip
 from tests.segments.oracle import evaluate
-
-ENGINES = {
-    "duckdb": functools.partial(duckdb_engine, synced=True), "duckdb-unsynced": duckdb_engine,
-    "postgres": postgres_engine, "clickhouse": clickhouse_engine,
-}
-
-
-def _dialect(engine_name: str) -> Dialect:
-    return DIALECTS[engine_name.split("-", maxsplit=1)[0]]
 
 
 @cache
@@ -43,13 +30,8 @@ def _expected(entry_id: str, workspace_id: str) -> frozenset[str]:
 
 @pytest.fixture(scope="module", params=list(ENGINES))
 def engine(request: pytest.FixtureRequest) -> Iterator[tuple[str, Runner]]:
-    name = request.param
-    if name == "postgres" and not os.environ.get(POSTGRES_ENV):
-        pytest.skip(f"{POSTGRES_ENV} is not set: the PostgreSQL engine needs a server")
-    if name == "clickhouse" and importlib.util.find_spec("chdb") is None:
-        pytest.skip("chdb is not installed: `uv sync --group clickhouse` adds the embedded ClickHouse engine")
-    with ENGINES[name](_data()) as run:
-        yield name, run
+    with engine_or_skip(request.param, _data()) as run:
+        yield request.param, run
 
 
 @pytest.mark.parametrize("entry_id", [entry_id for entry_id, _ in CATALOG])
@@ -57,7 +39,7 @@ def test_members_match_the_reference_on_every_engine(engine: tuple[str, Runner],
     name, run = engine
     definition = parse_segment(dict(CATALOG)[entry_id])
     for workspace_id in (WORKSPACE, OTHER_WORKSPACE):
-        compiled = compile_segment(definition, dialect=_dialect(name), workspace_id=workspace_id, now=NOW)
+        compiled = compile_segment(definition, dialect=dialect_of(name), workspace_id=workspace_id, now=NOW)
         members = {row[0] for row in run(compiled.sql)}
         expected = _expected(entry_id, workspace_id)
         missing, extra = sorted(expected - members), sorted(members - expected)
@@ -94,7 +76,7 @@ def test_a_narrower_scope_gives_the_members_within_it(engine: tuple[str, Runner]
     """An incremental refresh (profiles changed since a time) and an estimate's hash sample
     read only their profiles' events; they must still find exactly the members in scope."""
     name, run = engine
-    dialect = _dialect(name)
+    dialect = dialect_of(name)
     definition = parse_segment(dict(CATALOG)[entry_id])
     since = _changed_since()
     for workspace_id in (WORKSPACE, OTHER_WORKSPACE):
