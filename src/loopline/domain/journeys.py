@@ -5,10 +5,10 @@ A journey starts for a customer when an event matches its trigger (``Segment Ent
 rule; a product event (a recall) starts it for every past buyer of the product instead.
 The enrolment then walks the steps: send a message, wait (a while, until a time of day
 where the customer is, or until an event with a timeout), branch on the profile, the
-triggering event or engagement with an earlier message, split at random, update a trait, exit. A goal event ends it wherever it
-is. The machine here is pure: given the definition, where an enrolment stands, what is
-known about the customer and what just happened, it returns the commands to carry out and
-where the enrolment stands next. Durable waits are ``wake_at`` / ``waiting_for`` in that
+triggering event or engagement with an earlier message, split at random, update a trait,
+exit. A goal event ends it wherever it is. The machine here is pure: given the definition,
+where an enrolment stands, what is known about the customer and what just happened, it
+returns the commands to carry out and where the enrolment stands next. Durable waits are ``wake_at`` / ``waiting_for`` in that
 state, stored by the caller; an enrolment keeps the definition version it started with.
 """
 
