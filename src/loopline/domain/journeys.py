@@ -8,8 +8,9 @@ where the customer is, or until an event with a timeout), branch on the profile,
 triggering event or engagement with an earlier message, split at random, update a trait,
 exit. A goal event ends it wherever it is. The machine here is pure: given the definition,
 where an enrolment stands, what is known about the customer and what just happened, it
-returns the commands to carry out and where the enrolment stands next. Durable waits are ``wake_at`` / ``waiting_for`` in that
-state, stored by the caller; an enrolment keeps the definition version it started with.
+returns the commands to carry out and where the enrolment stands next. Durable waits are
+``wake_at`` / ``waiting_for`` in that state, stored by the caller; an enrolment keeps the
+definition version it started with.
 """
 
 from __future__ import annotations
