@@ -41,6 +41,15 @@ def _merge_batch(anonymous_id: str, user_id: str) -> dict[str, object]:
     ]}
 
 
+@pytest.mark.parametrize(("pressure", "gathering"), [(0.0, 0.0), (0.5, 0.0), (0.75, 0.125), (1.0, 0.25), (3.0, 0.25)])
+def test_the_projector_gathers_events_only_as_ingest_nears_saturation(tmp_path: Path, pressure, gathering):
+    runtime = build_runtime(Settings(data_dir=tmp_path, projection_interval_ms=250))
+    runtime.projector.watch_pressure(lambda: pressure)
+    # Light traffic reaches profiles (and journey triggers) at once; a burst is projected in big steps.
+    assert runtime.projector.gathering_s() == pytest.approx(gathering)
+    runtime.services.close()
+
+
 def test_one_slice_with_merges_in_two_workspaces_keeps_devices_on_the_survivor(tmp_path: Path):
     # Both workspaces' merges are projected in one step: each needs its own merge id, and a
     # device first seen on the merged-away profile must follow it to the survivor.

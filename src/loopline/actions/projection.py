@@ -157,14 +157,20 @@ class Projector:
             self._stopping.wait(spent * (1 / self._share - 1))
         return bool(moved)
 
+    def gathering_s(self) -> float:
+        """Return how long to let committed events gather before the next step.
+
+        Gathering pays off under load (a step's fixed cost is large); with light traffic it
+        only delays profiles and journey triggers. So no wait below half of ingest's
+        saturation, rising to the full interval at saturation.
+        """
+        return float(self._interval * min(1.0, max(0.0, 2 * self._pressure() - 1)))
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
-            # Gathering pays off under load (a step's fixed cost is large); with light traffic
-            # it only delays profiles and journey triggers. So no wait below half of
-            # saturation, rising to the full interval at saturation.
-            self._stopping.wait(self._interval * min(1.0, max(0.0, 2 * self._pressure() - 1)))
+            self._stopping.wait(self.gathering_s())
             try:
                 while self._step() and not self._stopping.is_set():
                     pass
