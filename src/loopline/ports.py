@@ -198,6 +198,10 @@ class Channel(Protocol):
         """Hand messages over; answer for each one. A repeated send key is not delivered twice."""
         ...
 
-    def received(self, send_keys: Sequence[str]) -> set[str]:
-        """Return which of these send keys the channel has (to settle sends whose answer was lost)."""
+    def received(self, send_keys: Sequence[str]) -> set[str] | None:
+        """Return which of these send keys the channel has (to settle sends whose answer was lost).
+
+        None when the channel cannot tell — an SMTP relay keeps no record it can be asked
+        about — and then a send whose answer was lost is never sent again.
+        """
         ...

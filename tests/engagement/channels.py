@@ -25,7 +25,7 @@ class CountingChannel:
         self.per_key.update(m.send_key for m in messages)
         return self.inner.deliver(messages)
 
-    def received(self, send_keys: Sequence[str]) -> set[str]:
+    def received(self, send_keys: Sequence[str]) -> set[str] | None:
         return self.inner.received(send_keys)
 
 
@@ -49,5 +49,18 @@ class DyingChannel:
         self.budget = 0
         raise ProcessDied
 
-    def received(self, send_keys: Sequence[str]) -> set[str]:
+    def received(self, send_keys: Sequence[str]) -> set[str] | None:
         return self.inner.received(send_keys)
+
+
+class BlindChannel:
+    """Delivers through ``inner`` but, like an SMTP relay, cannot say afterwards what it received."""
+
+    def __init__(self, inner: Channel) -> None:
+        self.inner = inner
+
+    def deliver(self, messages: Sequence[Outbound]) -> list[Delivery]:
+        return self.inner.deliver(messages)
+
+    def received(self, send_keys: Sequence[str]) -> set[str] | None:
+        return None

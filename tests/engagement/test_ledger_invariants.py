@@ -27,7 +27,7 @@ from loopline.domain.send_ledger import SendState, send_key
 from loopline.store.sql.rows import as_dict
 from loopline.store.sql.tables import sends
 from tests.conftest import GENEROUS
-from tests.engagement.channels import CountingChannel, DyingChannel, ProcessDied
+from tests.engagement.channels import BlindChannel, CountingChannel, DyingChannel, ProcessDied
 
 T0 = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
 
@@ -217,6 +217,22 @@ def test_a_hand_over_that_died_is_settled_by_asking_the_channel_never_by_resendi
         assert sorted(machine.counting.per_key.values()) == [1, 1, 1]  # the two lost ones once, the first not again
         states = sorted(str(row["state"]) for row in _rows(machine.runtime))
         assert states == ["sent", "sent", "sent"]
+    finally:
+        machine.teardown()
+
+
+def test_a_lost_answer_from_a_channel_that_cannot_be_asked_is_never_resent():
+    machine = LedgerMachine()
+    try:
+        for source in range(3):
+            machine.trigger(customer=0, source=source)
+        machine.deliver_and_die(spare=2)  # the first went out, the answer for all three was lost
+        machine.services.channels = dict.fromkeys(CHANNELS, BlindChannel(machine.counting))  # type: ignore[arg-type]
+        do_reconcile(machine.services, now=machine.now + timedelta(hours=1))
+        machine.deliver()
+        assert sum(machine.counting.per_key.values()) == 1  # nothing handed over again
+        rows = _rows(machine.runtime)
+        assert {(row["state"], row["reason"]) for row in rows} == {("failed", "outcome_unknown")}
     finally:
         machine.teardown()
 

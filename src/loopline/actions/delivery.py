@@ -130,10 +130,19 @@ def do_reconcile(services: Services, *, now: datetime, limit: int = 1_000) -> tu
     for key, channel in unknown:
         by_channel[channel].append(key)
     received: set[str] = set()
+    unknowable: set[str] = set()
     for channel, keys in by_channel.items():
-        received |= services.channels[channel].received(keys)
-    services.send_ledger.settle(outcomes=[(key, SendState.SENT, "reconciled", "") for key in sorted(received)],
-                                now=now)
-    lost = [key for key, _ in unknown if key not in received]
+        answer = services.channels[channel].received(keys)
+        if answer is None:
+            unknowable.update(keys)
+        else:
+            received |= answer
+    # A channel that cannot be asked may have delivered the message: sending it again could
+    # reach the customer twice, so it ends as failed, with the reason, and is never resent.
+    services.send_ledger.settle(outcomes=[(key, SendState.SENT, "reconciled", "") for key in sorted(received)] + [
+        (key, SendState.FAILED, "outcome_unknown",
+         "the channel cannot tell whether it received this message; it is not sent again")
+        for key in sorted(unknowable)], now=now)
+    lost = [key for key, _ in unknown if key not in received and key not in unknowable]
     services.send_ledger.requeue(send_keys=lost, now=now)
     return len(received), len(lost)
