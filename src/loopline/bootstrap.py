@@ -20,6 +20,7 @@ from loopline.services import Services, SystemClock
 from loopline.store import migrations
 from loopline.store.events import open_event_store
 from loopline.store.mart import open_mart
+from loopline.store.secret_box import SecretBox
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.engine import create_store_engine
 from loopline.store.sql.journeys import SqlJourneyStore
@@ -27,6 +28,7 @@ from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
+from loopline.store.sql.providers import SqlProviderStore
 from loopline.store.sql.segments import SqlSegmentStore
 from loopline.store.sql.send_ledger import SqlSendLedger
 from loopline.store.sql.suppression_list import SqlSuppressionListStore
@@ -62,6 +64,9 @@ def open_services(settings: Settings) -> Services:
         sandbox=sandbox,
         journeys=SqlJourneyStore(engine),
         channels=dict.fromkeys(CHANNELS, sandbox),
+        providers=SqlProviderStore(engine),
+        secrets=SecretBox.for_settings(
+            settings.secrets_key.get_secret_value() if settings.secrets_key else None, settings.data_dir),
     )
 
 

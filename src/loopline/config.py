@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         default=None,
         description="Event and analytics store URL (duckdb:///path or postgresql://...); "
         "defaults to DuckDB in the data directory.",
+    )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Key (Fernet, urlsafe base64 of 32 bytes) sealing providers' credentials at rest; "
+        "without it one is made in the data directory, which suits a single server. Set it when "
+        "several processes share the operational store.",
     )
     geoip_database: Path | None = Field(
         default=None,

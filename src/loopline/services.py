@@ -11,12 +11,14 @@ from loopline.channels.sandbox import SandboxChannel
 from loopline.config import Settings
 from loopline.domain.events import IngestLimits
 from loopline.ports import Channel, Clock, EventStore, GeoLocator, Mart
+from loopline.store.secret_box import SecretBox
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.journeys import SqlJourneyStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
+from loopline.store.sql.providers import SqlProviderStore
 from loopline.store.sql.segments import SqlSegmentStore
 from loopline.store.sql.send_ledger import SqlSendLedger
 from loopline.store.sql.suppression_list import SqlSuppressionListStore
@@ -53,7 +55,9 @@ class Services:
     send_ledger: SqlSendLedger
     sandbox: SandboxChannel
     journeys: SqlJourneyStore
-    channels: dict[str, Channel]  # by channel name; the sandbox serves every channel until delivery adapters exist
+    channels: dict[str, Channel]  # by channel name: the default for a workspace without its own provider
+    providers: SqlProviderStore
+    secrets: SecretBox
 
     def close(self) -> None:
         """Release every store: the mart first, as it may share the event store's database."""

@@ -52,7 +52,11 @@ CAMPAIGN = {"name": "Mallory's campaign", "definition": {
 JOURNEY = {"name": "Mallory's journey", "definition": {
     "trigger": {"type": "event", "event": "Order Completed"},
     "steps": [{"id": "hi", "type": "send", "channels": ["in_app"], "content": {"in_app": {"body": "Hi"}}}]}}
+# B sets its own email relay: A's must stay as it is.
+PROVIDER = {"channel": "email", "provider": {"kind": "smtp", "host": "mallory.example", "port": 25,
+                                             "sender_address": "mallory@mallory.example", "password": "mallory"}}
 BODIES: dict[Operation, dict[str, Any]] = {
+    ("PUT", "/api/v1/channels/providers"): {"json": PROVIDER},
     ("POST", "/api/v1/journeys"): {"json": JOURNEY},
     ("PUT", "/api/v1/journeys/{journey_id}"): {"json": JOURNEY},
     ("PUT", "/api/v1/contact-policy"): {"json": {"caps": [{"limit": 0, "window_hours": 24}],
@@ -119,6 +123,7 @@ class Tenant:
             ("channel", "address"): self.suppressed, ("segment_id",): [(s,) for s in self.segment_ids],
             ("campaign_id",): [(c,) for c in self.campaign_ids],
             ("journey_id",): [(j,) for j in self.journey_ids],
+            ("channel",): [("email",)],  # A's email relay
         }
         assert names in known, f"add workspace A's ids for path parameters {names} to the isolation matrix"
         return [dict(zip(names, values, strict=True)) for values in known[names]]
@@ -181,6 +186,10 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
                    "content": {"in_app": {"body": "sentinel-thanks"}}}]}})
     assert journey.status_code == 201, journey.text
     assert client.post(f"/api/v1/journeys/{journey.json()['id']}/activate", headers=secret).status_code == 200
+    relay = client.put("/api/v1/channels/providers", headers=secret, json={"channel": "email", "provider": {
+        "kind": "smtp", "host": "sentinel-smtp.example", "sender_address": "news@sentinel-smtp.example",
+        "username": "sentinel-smtp-user", "password": "sentinel-password"}})
+    assert relay.status_code == 200, relay.text
     tenant = Tenant(
         references=["u-ana", "dev-ana", "ana@example.com", "+49301234567", view["id"]],
         erasure_id=erasure.json()["id"], merge_id=merge["id"], key_ids=keys, suppressed=suppressed,
@@ -193,6 +202,7 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
         "sentinel-order", "4242", "u-gone", "gone@example.com", "sentinel-key-label", "sentinel-note",
         *tenant.segment_ids, "sentinel-segment", *tenant.campaign_ids, "sentinel-campaign", "sentinel-variant",
         "sentinel-content", "Pacific/Chatham", *tenant.journey_ids, "sentinel-journey", "sentinel-thanks",
+        "sentinel-smtp.example", "sentinel-smtp-user", "sentinel-password",
     }
     return tenant
 
@@ -218,6 +228,7 @@ def snapshot(client: TestClient, a: WorkspaceCreated, tenant: Tenant) -> dict[st
     for campaign_id in tenant.campaign_ids:
         state[campaign_id] = client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=secret).json()
     state["journeys"] = client.get("/api/v1/journeys", headers=secret).json()
+    state["providers"] = client.get("/api/v1/channels/providers", headers=secret).json()
     for journey_id in tenant.journey_ids:
         state[journey_id] = client.get(f"/api/v1/journeys/{journey_id}/enrollments", headers=secret).json()
     return state

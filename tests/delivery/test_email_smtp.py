@@ -3,67 +3,14 @@ each SMTP answer becomes in the ledger."""
 
 from __future__ import annotations
 
-import base64
 import email
 import email.policy
-import socket
-from collections.abc import Iterator
-from typing import Any
 
 import dkim
-import pytest
-from aiosmtpd.controller import Controller
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from loopline.channels.email import DkimKey, SmtpChannel, SmtpSettings, Unsubscribe, text_of
 from loopline.ports import Outbound
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Relay:
-    """An SMTP server that keeps what it accepts and refuses some recipients as a real one would."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if address.startswith("gone@"):
-            return "550 5.1.1 No such user"
-        if address.startswith("busy@"):
-            return "451 4.3.0 Mailbox busy, try later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def relay() -> Iterator[tuple[Relay, int]]:
-    handler, port = Relay(), _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture(scope="module")
-def key() -> tuple[bytes, str]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
-    public = private.public_key().public_bytes(serialization.Encoding.DER,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
-    return pem, f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+from tests.delivery.conftest import free_port
 
 
 def _message(key: str, address: str, subject: str = "Grüße, Jürgen 🎉") -> Outbound:
@@ -125,7 +72,7 @@ def test_each_smtp_answer_becomes_the_ledger_answer_and_a_refused_recipient_fail
 
 
 def test_a_relay_that_cannot_be_reached_leaves_every_message_to_retry():
-    settings = SmtpSettings("127.0.0.1", _free_port(), "news@shop.example", security="none", timeout_s=2)
+    settings = SmtpSettings("127.0.0.1", free_port(), "news@shop.example", security="none", timeout_s=2)
     answers = SmtpChannel(settings).deliver([_message("k1", "kim@example.com"), _message("k2", "lee@example.com")])
     assert [(a.accepted, a.permanent, a.reason) for a in answers] == [(False, False, "smtp_unavailable")] * 2
 

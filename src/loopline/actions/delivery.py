@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loopline.actions.contact_policy import get_policy
+from loopline.actions.providers import channel_for
 from loopline.domain.contact_policy import Priority
 from loopline.domain.recipients import recheck
 from loopline.domain.send_ledger import SendState
@@ -65,7 +66,7 @@ def do_hand_over_taken(services: Services, taken: Sequence[Due], *, now: datetim
 def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[Settled]:
     """Check each send once more, give the rest to their channels, and return how each one ended."""
     outcomes: list[Settled] = []
-    ready: dict[str, list[Outbound]] = defaultdict(list)
+    ready: dict[tuple[str, str], list[Outbound]] = defaultdict(list)  # by (workspace, channel)
     for workspace_id, rows in _by_workspace(due).items():
         refusals = _recheck(services, workspace_id, [row for row in rows if now - row.claimed_at > FRESH])
         for row in rows:
@@ -77,13 +78,13 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[
                 outcomes.append((row.send_key, SendState.SKIPPED, *refusals[row.send_key]))
                 continue
             payload = row.payload
-            ready[row.channel].append(Outbound(
+            ready[(row.workspace_id, row.channel)].append(Outbound(
                 row.send_key, row.workspace_id, row.source_id, row.profile_id, row.channel, row.address,
                 payload.get("subject"), str(payload.get("body", "")), payload.get("url"),
             ))
     attempts = {row.send_key: row.attempts for row in due}
-    for channel, messages in ready.items():
-        for answer in services.channels[channel].deliver(messages):
+    for (workspace_id, channel), messages in ready.items():
+        for answer in channel_for(services, workspace_id=workspace_id, channel=channel).deliver(messages):
             if answer.accepted:
                 outcomes.append((answer.send_key, SendState.SENT, "", ""))
             elif answer.permanent or attempts[answer.send_key] >= MAX_ATTEMPTS:
@@ -126,13 +127,13 @@ def do_reconcile(services: Services, *, now: datetime, limit: int = 1_000) -> tu
     services.send_ledger.mark_stale_unknown(
         older_than=now - timedelta(seconds=services.settings.send_unknown_after_s), now=now)
     unknown = services.send_ledger.list_unknown(limit=limit)
-    by_channel: dict[str, list[str]] = defaultdict(list)
-    for key, channel in unknown:
-        by_channel[channel].append(key)
+    by_channel: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for key, workspace_id, channel in unknown:
+        by_channel[(workspace_id, channel)].append(key)
     received: set[str] = set()
     unknowable: set[str] = set()
-    for channel, keys in by_channel.items():
-        answer = services.channels[channel].received(keys)
+    for (workspace_id, channel), keys in by_channel.items():
+        answer = channel_for(services, workspace_id=workspace_id, channel=channel).received(keys)
         if answer is None:
             unknowable.update(keys)
         else:
@@ -143,6 +144,6 @@ def do_reconcile(services: Services, *, now: datetime, limit: int = 1_000) -> tu
         (key, SendState.FAILED, "outcome_unknown",
          "the channel cannot tell whether it received this message; it is not sent again")
         for key in sorted(unknowable)], now=now)
-    lost = [key for key, _ in unknown if key not in received and key not in unknowable]
+    lost = [key for key, _, _ in unknown if key not in received and key not in unknowable]
     services.send_ledger.requeue(send_keys=lost, now=now)
     return len(received), len(lost)

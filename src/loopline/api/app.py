@@ -14,7 +14,17 @@ from fastapi.routing import APIRoute
 
 from loopline import __version__
 from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
-from loopline.api import campaigns, exports, ingest, journeys, management, reports, segments, suppression_list
+from loopline.api import (
+    campaigns,
+    exports,
+    ingest,
+    journeys,
+    management,
+    providers,
+    reports,
+    segments,
+    suppression_list,
+)
 from loopline.api.auth import access_workspace, require_admin
 from loopline.api.errors import ERROR_SCHEMA, install_error_handlers
 from loopline.bootstrap import Runtime
@@ -69,7 +79,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     app.add_middleware(ingest.IngestFastPath, fastapi_app=app)
     routers = (
         ingest.router, management.router, suppression_list.router, exports.router, segments.router, reports.router,
-        campaigns.router, journeys.router,
+        campaigns.router, journeys.router, providers.router,
     )
     for router in routers:
         app.include_router(router)

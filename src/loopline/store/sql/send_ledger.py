@@ -233,11 +233,12 @@ class SqlSendLedger:
                 .values(state=SendState.UNKNOWN, updated_at=now)
             ).rowcount)
 
-    def list_unknown(self, *, limit: int) -> list[tuple[str, str]]:
-        """Return (send key, channel) of sends whose hand-off has no recorded answer."""
+    def list_unknown(self, *, limit: int) -> list[tuple[str, str, str]]:
+        """Return (send key, workspace, channel) of sends whose hand-off has no recorded answer."""
         with self._engine.connect() as conn:
-            return [(r.send_key, r.channel) for r in conn.execute(
-                sa.select(sends.c.send_key, sends.c.channel).where(sends.c.state == SendState.UNKNOWN)
+            return [(r.send_key, r.workspace_id, r.channel) for r in conn.execute(
+                sa.select(sends.c.send_key, sends.c.workspace_id, sends.c.channel).where(
+                    sends.c.state == SendState.UNKNOWN)
                 .order_by(sends.c.send_key).limit(limit))]
 
     def requeue(self, *, send_keys: Sequence[str], now: datetime) -> None:

@@ -343,3 +343,16 @@ enrollments = sa.Table(
     sa.Index("ix_enrollments_wake", "state", "wake_at"),
     sa.Index("ix_enrollments_profile", "workspace_id", "profile_id", "state"),
 )
+
+# A workspace's delivery provider per channel: public settings, and the secrets sealed.
+channel_providers = sa.Table(
+    "channel_providers",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("settings", Json, nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("secret_names", Json, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+)

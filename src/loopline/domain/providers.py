@@ -1,0 +1,113 @@
+"""A workspace's delivery providers: which relay or gateway carries a channel, and as whom.
+
+Secrets (passwords, tokens, signing keys) are write-only: they are sealed before they are
+stored, never returned by the API, and a change that leaves one out keeps the stored one —
+so an operator can change the sender name without retyping the relay's password.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from loopline.domain.segments.definition import problems_of
+
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+Host = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-:\[\]]+$")]
+Url = Annotated[str, Field(min_length=8, max_length=2_000, pattern=r"^https?://[^\s]+$")]
+Secret = Annotated[str | None, Field(default=None, min_length=1, max_length=20_000)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SmtpProvider(_Model):
+    """Email through an SMTP relay, signed with the sending domain's DKIM key when one is given."""
+
+    kind: Literal["smtp"]
+    host: Host
+    port: int = Field(default=587, ge=1, le=65_535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str | None = Field(default=None, max_length=320)
+    password: Secret = None
+    sender_address: str = Field(min_length=3, max_length=320)
+    sender_name: str = Field(default="", max_length=200)
+    dkim_domain: str | None = Field(default=None, max_length=255, pattern=r"^[A-Za-z0-9.\-]+$")
+    dkim_selector: str | None = Field(default=None, max_length=63, pattern=r"^[A-Za-z0-9.\-_]+$")
+    dkim_private_key: Secret = None
+
+    @field_validator("sender_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _ADDRESS.match(value):
+            raise ValueError("the sender address must be an email address, like news@shop.example")
+        return value
+
+    @model_validator(mode="after")
+    def _dkim_whole(self) -> SmtpProvider:
+        if (self.dkim_domain is None) != (self.dkim_selector is None):
+            raise ValueError("DKIM takes both dkim_domain and dkim_selector (and the key), or none of them")
+        return self
+
+
+class SmsGatewayProvider(_Model):
+    """SMS through an HTTP gateway speaking the Twilio or the Kannel request shape."""
+
+    kind: Literal["sms_gateway"]
+    shape: Literal["twilio", "kannel"]
+    base_url: Url
+    sender: str = Field(min_length=1, max_length=20)
+    account: str = Field(min_length=1, max_length=200)
+    secret: Secret = None
+    receipts_url: Url | None = None
+    max_segments: int = Field(default=10, ge=1, le=10)
+
+
+Provider = Annotated[SmtpProvider | SmsGatewayProvider, Field(discriminator="kind")]
+
+CHANNEL_OF = {"smtp": "email", "sms_gateway": "sms"}
+"""The channel each kind of provider carries."""
+SECRETS = {"smtp": ("password", "dkim_private_key"), "sms_gateway": ("secret",)}
+"""The write-only fields of each kind."""
+
+
+class ProviderInvalid(ValueError):
+    """A provider that cannot be used, with every problem found."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{p['path'] or 'provider'}: {p['message']}" for p in problems))
+        self.problems = problems
+
+
+class _Envelope(_Model):
+    provider: Provider
+
+
+def parse_provider(data: Any) -> SmtpProvider | SmsGatewayProvider:
+    """Return the provider ``data`` describes; raise ProviderInvalid with every problem otherwise."""
+    try:
+        return _Envelope.model_validate({"provider": data}).provider
+    except ValidationError as error:
+        problems = []
+        for problem in problems_of(error):
+            path = problem["path"].removeprefix("provider").lstrip(".")
+            for kind in SECRETS:  # the discriminator's tag is not part of the document's path
+                path = path.removeprefix(kind).lstrip(".") if path.split(".")[0] == kind else path
+            problems.append({"path": path, "message": problem["message"]})
+        raise ProviderInvalid(problems) from None
+
+
+def split_secrets(provider: SmtpProvider | SmsGatewayProvider) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the provider's public settings and its secrets (only those given)."""
+    data = provider.model_dump(mode="json")
+    secrets = {name: data.pop(name) for name in SECRETS[provider.kind] if name in data}
+    return data, {name: value for name, value in secrets.items() if value is not None}
+
+
+def public_view(settings: dict[str, Any], secret_names: set[str]) -> dict[str, Any]:
+    """Return what the API shows of a stored provider: its settings and which secrets are set."""
+    kind = str(settings.get("kind"))
+    return {**settings, "secrets": {name: name in secret_names for name in SECRETS.get(kind, ())}}
