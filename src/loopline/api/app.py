@@ -17,6 +17,7 @@ from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
 from loopline.api import (
     campaigns,
     exports,
+    hooks,
     ingest,
     journeys,
     management,
@@ -79,7 +80,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     app.add_middleware(ingest.IngestFastPath, fastapi_app=app)
     routers = (
         ingest.router, management.router, suppression_list.router, exports.router, segments.router, reports.router,
-        campaigns.router, journeys.router, providers.router,
+        campaigns.router, journeys.router, providers.router, hooks.router,
     )
     for router in routers:
         app.include_router(router)

@@ -64,6 +64,13 @@ class SmsGatewayProvider(_Model):
     secret: Secret = None
     receipts_url: Url | None = None
     max_segments: int = Field(default=10, ge=1, le=10)
+    # Replies to inbound keywords (sent back in the webhook's answer, once per change).
+    help_text: str = Field(default="Reply STOP to unsubscribe, START to subscribe again.", min_length=1,
+                           max_length=320)
+    stop_text: str = Field(default="You are unsubscribed and will get no more messages. Reply START to subscribe "
+                           "again.", min_length=1, max_length=320)
+    start_text: str = Field(default="You are subscribed again. Reply STOP to unsubscribe.", min_length=1,
+                            max_length=320)
 
 
 Provider = Annotated[SmtpProvider | SmsGatewayProvider, Field(discriminator="kind")]

@@ -11,6 +11,11 @@ per segment, so the count is shown before a campaign goes out.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,3 +57,39 @@ def measure(text: str) -> SmsLength:
             segments, room = segments + 1, PER_SEGMENT[encoding]
         room -= cost
     return SmsLength(encoding, units, segments)
+
+
+# Keywords carriers and regulators expect a sender to honour (CTIA, Twilio's defaults, and
+# the French ARRET), compared after case folding and dropping punctuation.
+STOP_WORDS = frozenset({"stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit", "revoke",
+                        "opt out", "optout", "arret", "arrêt"})
+START_WORDS = frozenset({"start", "unstop", "yes"})
+HELP_WORDS = frozenset({"help", "info"})
+_FREE_TEXT_STOP = re.compile(r"\b(stop|unsubscribe|opt out|remove me)\b")
+Keyword = Literal["stop", "start", "help"]
+
+
+def keyword_of(text: str) -> Keyword | None:
+    """Return what an inbound text asks for: stop, start or help; None for anything else.
+
+    A free text asking to stop ("please stop texting me") counts as a stop: honouring a
+    revocation in any reasonable wording is what the rules require, and wrongly stopping
+    costs less than texting someone who asked not to be.
+    """
+    normal = " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+    if normal in STOP_WORDS:
+        return "stop"
+    if normal in START_WORDS:
+        return "start"
+    if normal in HELP_WORDS:
+        return "help"
+    return "stop" if _FREE_TEXT_STOP.search(normal) else None
+
+
+def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """Return the signature Twilio sends in ``X-Twilio-Signature`` for a form POST to ``url``:
+    base64 of HMAC-SHA1, keyed by the auth token, over the URL followed by each parameter's
+    name and value in name order."""
+    payload = url + "".join(name + params[name] for name in sorted(params))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
