@@ -189,6 +189,7 @@ class Delivery:
     permanent: bool = True
     reason: str = ""
     detail: str = ""
+    suppress: str = ""  # the provider refused the address itself: list it, with this suppression reason
 
 
 class Channel(Protocol):

@@ -60,13 +60,13 @@ def test_each_smtp_answer_becomes_the_ledger_answer_and_a_refused_recipient_fail
     answers = SmtpChannel(settings).deliver([
         _message("k1", "kim@example.com"), _message("k2", "gone@example.com"),
         _message("k3", "busy@example.com"), _message("k4", "lee@example.com"), _message("k5", "")])
-    by_key = {a.send_key: (a.accepted, a.permanent, a.reason) for a in answers}
+    by_key = {a.send_key: (a.accepted, a.permanent, a.reason, a.suppress) for a in answers}
     assert by_key == {
-        "k1": (True, True, ""),
-        "k2": (False, True, "smtp_550"),  # no such user: for good
-        "k3": (False, False, "smtp_451"),  # busy: worth a retry
-        "k4": (True, True, ""),  # the refusals before it did not stop the batch
-        "k5": (False, True, "invalid_address"),
+        "k1": (True, True, "", ""),
+        "k2": (False, True, "smtp_550", "hard_bounce"),  # no such user: for good, and the address is listed
+        "k3": (False, False, "smtp_451", ""),  # busy: worth a retry
+        "k4": (True, True, "", ""),  # the refusals before it did not stop the batch
+        "k5": (False, True, "invalid_address", ""),
     }
     assert [recipients for _, recipients, _ in handler.received] == [["kim@example.com"], ["lee@example.com"]]
 

@@ -84,12 +84,12 @@ def test_the_twilio_shape_sends_the_documented_form_and_maps_each_answer(gateway
                                                    receipts_url="https://loopline.example/hooks/sms/dlr"))
     answers = channel.deliver([_sms("k1", "+491511234567", "Grüße 😀"), _sms("k2", INVALID), _sms("k3", BUSY),
                                _sms("k4", ""), _sms("k5", "+491511234568", "x" * 2_000)])
-    assert [(a.send_key, a.accepted, a.permanent, a.reason) for a in answers] == [
-        ("k1", True, True, ""),
-        ("k2", False, True, "twilio_21211"),  # not a phone number: for good
-        ("k3", False, False, "twilio_20429"),  # rate limited: retried
-        ("k4", False, True, "invalid_address"),
-        ("k5", False, True, "too_long"),  # 14 segments: refused before it costs anything
+    assert [(a.send_key, a.accepted, a.permanent, a.reason, a.suppress) for a in answers] == [
+        ("k1", True, True, "", ""),
+        ("k2", False, True, "twilio_21211", "invalid_address"),  # not a phone number: for good, and listed
+        ("k3", False, False, "twilio_20429", ""),  # rate limited: retried
+        ("k4", False, True, "invalid_address", ""),
+        ("k5", False, True, "too_long", ""),  # 14 segments: refused before it costs anything
     ]
     first = Gateway.seen[0]
     assert first["path"] == "/2010-04-01/Accounts/AC123/Messages.json"

@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.providers import channel_for
+from loopline.actions.suppression_list import do_suppress_contacts
 from loopline.domain.contact_policy import Priority
 from loopline.domain.recipients import recheck
 from loopline.domain.send_ledger import SendState
-from loopline.ports import Outbound
+from loopline.domain.suppression_list import SuppressionBatchRejected, SuppressionRejected
+from loopline.ports import Delivery, Outbound
 from loopline.services import Services
 from loopline.store.sql.send_ledger import Due
 
@@ -84,7 +86,9 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[
             ))
     attempts = {row.send_key: row.attempts for row in due}
     for (workspace_id, channel), messages in ready.items():
-        for answer in channel_for(services, workspace_id=workspace_id, channel=channel).deliver(messages):
+        answers = channel_for(services, workspace_id=workspace_id, channel=channel).deliver(messages)
+        _suppress_refused(services, workspace_id, messages, answers)
+        for answer in answers:
             if answer.accepted:
                 outcomes.append((answer.send_key, SendState.SENT, "", ""))
             elif answer.permanent or attempts[answer.send_key] >= MAX_ATTEMPTS:
@@ -92,6 +96,26 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[
             else:
                 outcomes.append((answer.send_key, SendState.QUEUED, answer.reason or "retry", answer.detail))
     return outcomes
+
+
+def _suppress_refused(services: Services, workspace_id: str, messages: Sequence[Outbound],
+                      answers: Sequence[Delivery]) -> None:
+    """Put the addresses a provider refused for good on the workspace's suppression list (F8).
+
+    One entry at a time: an address the list cannot hold (malformed) must not keep the
+    others off it.
+    """
+    sent_to = {message.send_key: message for message in messages}
+    for answer in answers:
+        message = sent_to.get(answer.send_key)
+        if not answer.suppress or message is None or not message.address:
+            continue
+        try:
+            do_suppress_contacts(services, workspace_id=workspace_id, entries=[{
+                "channel": message.channel, "address": message.address, "reason": answer.suppress,
+                "note": f"{answer.reason}: {answer.detail}"[:500], "source": "delivery"}])
+        except (SuppressionRejected, SuppressionBatchRejected):
+            continue
 
 
 def _recheck(services: Services, workspace_id: str, rows: Sequence[Due]) -> dict[str, tuple[str, str]]:

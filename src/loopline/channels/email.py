@@ -152,11 +152,13 @@ def text_of(html: str) -> str:
 
 
 def answer_for(error: Exception, send_key: str) -> Delivery:
-    """Map an SMTP failure to the ledger's answer: 5xx refuses for good, 4xx and lost connections are retried."""
+    """Map an SMTP failure to the ledger's answer: 5xx refuses for good (a refused mailbox is suppressed
+    too), 4xx and lost connections are retried."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
         refused = error.recipients[0]
-        return Delivery(send_key, accepted=False, permanent=refused.code >= 500, reason=f"smtp_{refused.code}",
-                        detail=refused.message[:500])
+        gone = refused.code >= 500  # the mailbox itself is refused for good: a hard bounce
+        return Delivery(send_key, accepted=False, permanent=gone, reason=f"smtp_{refused.code}",
+                        detail=refused.message[:500], suppress="hard_bounce" if gone else "")
     if isinstance(error, aiosmtplib.SMTPResponseException):
         return Delivery(send_key, accepted=False, permanent=error.code >= 500, reason=f"smtp_{error.code}",
                         detail=error.message[:500])

@@ -19,6 +19,13 @@ import httpx
 from loopline.domain.sms import MAX_SEGMENTS, measure
 from loopline.ports import Delivery, Outbound
 
+# Twilio's error codes that refuse the number itself, and the suppression reason for each.
+TWILIO_ADDRESS_ERRORS = {
+    21211: "invalid_address",  # not a valid phone number
+    21614: "invalid_address",  # not a mobile number
+    21610: "carrier_opt_out",  # the recipient replied STOP to this sender at the carrier
+}
+
 
 @dataclass(frozen=True, slots=True)
 class SmsGatewaySettings:
@@ -98,5 +105,8 @@ class SmsGatewayChannel:
                 document = {}
             if isinstance(document, dict) and isinstance(document.get("code"), int):
                 reason, detail = f"twilio_{document['code']}", str(document.get("message", ""))[:500]
+                suppress = TWILIO_ADDRESS_ERRORS.get(document["code"], "")
+                if suppress:
+                    return Delivery(send_key, accepted=False, reason=reason, detail=detail, suppress=suppress)
         return Delivery(send_key, accepted=False, permanent=not (status == 429 or status >= 500), reason=reason,
                         detail=detail)
