@@ -18,7 +18,12 @@ def _services(request: Request) -> Services:
     return request.app.state.runtime.services  # type: ignore[no-any-return]
 
 
-@router.post("/hooks/sms/{workspace_id}/inbound")
+@router.post("/hooks/sms/{workspace_id}/inbound", response_class=Response, responses={
+    200: {"description": "TwiML: the reply to send back, or none.",
+          "content": {"application/xml": {"schema": {"type": "string"}}}},
+    401: {"description": "The signature does not verify (`bad_signature`); nothing changed."},
+    404: {"description": "The workspace has no Twilio-shaped SMS gateway (`no_inbound_hook`)."},
+})
 async def inbound_sms(request: Request, workspace_id: str) -> Response:
     """Receive a text sent to the workspace's number (Twilio's form and ``X-Twilio-Signature``).
 
