@@ -58,7 +58,7 @@ def test_a_claim_and_a_projection_step_read_profiles_by_primary_key(tmp_path: Pa
                  "computed": {}, "merged_into": None, "created_at": NOW, "updated_at": NOW} for n in range(2_000)])
         wanted = [f"p_{n:05d}" for n in range(1, 400, 2)]
         with _statements(services.engine) as caught:
-            found = services.send_ledger.recipients(workspace_id="ws_a", profile_ids=[*wanted, "p_00000"])
+            _, found = services.send_ledger.peek(workspace_id="ws_a", profile_ids=[*wanted, "p_00000"], since=NOW)
             services.profiles.load_graph(workspace_id="ws_a", identifiers=[("user_id", "nobody")])
         assert sorted(found) == wanted  # the workspace still guards: p_00000 is ws_b's
         plans = _plans_on_profiles(services.engine, caught)

@@ -35,7 +35,7 @@ from loopline.domain.journeys import (
     TraitCommand,
     advance,
 )
-from loopline.domain.recipients import Intent
+from loopline.domain.recipients import Intent, time_zone_of
 from loopline.domain.send_ledger import send_key
 from loopline.query.lookups import engaged_sql
 from loopline.services import Services
@@ -143,7 +143,9 @@ class Walker:
                                                      reference=enrollment.profile_id)
         if profile is None:
             return None
-        return Facts(profile.profile_id, profile.traits, profile.computed.as_json(), _zone(profile), trigger, engaged)
+        computed = profile.computed.as_json()
+        zone = time_zone_of(profile.traits, computed)
+        return Facts(profile.profile_id, profile.traits, computed, zone, trigger, engaged)
 
     def _trait_messages(self, enrollment: EnrollmentRow, profile_id: str, traits: dict[str, Any],
                         position: Position, now: datetime) -> list[dict[str, Any]]:
@@ -212,9 +214,3 @@ def _filed_as(identifiers: list[tuple[str, str]]) -> dict[str, str] | None:
     if "anonymous_id" in found:
         return {"anonymousId": found["anonymous_id"]}
     return None
-
-
-def _zone(profile: Any) -> str | None:
-    traits, location = profile.traits, profile.computed.location or {}
-    zone = traits.get("timezone") or traits.get("time_zone") or location.get("time_zone")
-    return zone if isinstance(zone, str) else None

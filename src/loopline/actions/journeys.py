@@ -33,7 +33,6 @@ from loopline.domain.journeys import (
     EventMatch,
     JourneyDefinition,
     JourneyInvalid,
-    Position,
     SendStep,
     entry_terms,
     parse_journey,
@@ -339,11 +338,6 @@ class JourneyEngine:
             due = self.services.journeys.due(now=now, limit=limit)
             self.walker.walk(due, now=now)
         return len(due)
-
-    def walk(self, enrollment: EnrollmentRow, *, now: datetime, event: Happened | None = None) -> Position:
-        """Advance one enrolment, carry out its commands, and record where it stands."""
-        happened = {enrollment.id: event} if event is not None else None
-        return self.walker.walk([enrollment], now=now, happened=happened)[enrollment.id]
 
 
 def _listens(row: JourneyRow, record: Any) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from loopline.domain.consent import ALL_TOPICS
 from loopline.domain.contact_policy import BYPASSES_POLICY, Decision, Message, Policy, Priority, Sent, decide
@@ -26,6 +27,16 @@ from loopline.domain.contact_policy import BYPASSES_POLICY, Decision, Message, P
 # email and SMS. Push and web push had the device's own permission prompt; in-app messages
 # reach someone using the app. Each workspace can change it.
 DEFAULT_OPT_IN_CHANNELS = frozenset({"email", "sms"})
+
+
+def time_zone_of(traits: Mapping[str, Any], computed: Mapping[str, Any]) -> str | None:
+    """Return the customer's time zone: one they set (a trait) beats the one their last location implied."""
+    for name in ("timezone", "time_zone"):
+        if isinstance(traits.get(name), str):
+            return str(traits[name])
+    location = computed.get("location") or {}
+    zone = location.get("time_zone") if isinstance(location, Mapping) else None
+    return zone if isinstance(zone, str) else None
 
 
 @dataclass(frozen=True, slots=True)

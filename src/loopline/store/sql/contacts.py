@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from loopline.domain.recipients import Contact
+from loopline.domain.recipients import Contact, time_zone_of
 from loopline.store.sql.members import one_of, unindexed
 from loopline.store.sql.tables import consents, contact_suppressions, devices, identities, profiles
 
@@ -29,16 +29,6 @@ class Recipient:
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
-
-
-def _time_zone(traits: dict[str, Any], computed: dict[str, Any]) -> str | None:
-    # A zone the customer set (a trait) beats the one their last location implied.
-    for name in ("timezone", "time_zone"):
-        if isinstance(traits.get(name), str):
-            return str(traits[name])
-    location = computed.get("location") or {}
-    zone = location.get("time_zone") if isinstance(location, dict) else None
-    return zone if isinstance(zone, str) else None
 
 
 class SqlContactBook:
@@ -89,7 +79,7 @@ class SqlContactBook:
             reach = {channel: tuple(values) for channel, values in addresses[profile_id].items()}
             reach["in_app"] = (profile_id,)  # shown inside the app to whoever is signed in as this profile
             listed = frozenset((c, a) for c, values in reach.items() for a in values if (c, a) in suppressed)
-            contact = Contact(profile_id, reach, choices.get(profile_id, {}), listed, _time_zone(traits, computed))
+            contact = Contact(profile_id, reach, choices.get(profile_id, {}), listed, time_zone_of(traits, computed))
             result[profile_id] = Recipient(contact, traits, computed, named.get(profile_id, {}))
         return result
 

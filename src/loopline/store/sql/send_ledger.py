@@ -134,11 +134,6 @@ class SqlSendLedger:
             return (self._history(conn, workspace_id, unique, since),
                     self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique))
 
-    def recipients(self, *, workspace_id: str, profile_ids: Sequence[str]) -> dict[str, Recipient]:
-        """Return these customers as a message sees them (their data, zone and contacts), without claiming."""
-        with self._engine.connect() as conn:
-            return self.contacts.load(conn, workspace_id=workspace_id, profile_ids=profile_ids)
-
     @staticmethod
     def _displace(conn: sa.Connection, claim: Claim) -> None:
         """Skip the sends outranked in this claim; a send a worker took meanwhile keeps its place.
