@@ -5,7 +5,7 @@ Adapters are picked in ``bootstrap.py`` from settings; nothing else names a tech
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -178,6 +178,8 @@ class Outbound:
     subject: str | None
     body: str
     url: str | None = None
+    options: Mapping[str, Any] | None = None  # channel options, e.g. rich push (image, buttons, badge, TTL…)
+    unsubscribe_url: str | None = None  # a signed one-click unsubscribe link, on marketing mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,7 @@ class Delivery:
     reason: str = ""
     detail: str = ""
     suppress: str = ""  # the provider refused the address itself: list it, with this suppression reason
+    retry_after_s: float | None = None  # the provider asked to wait this long before trying again (Retry-After)
 
 
 class Channel(Protocol):

@@ -82,7 +82,7 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[
             payload = row.payload
             ready[(row.workspace_id, row.channel)].append(Outbound(
                 row.send_key, row.workspace_id, row.source_id, row.profile_id, row.channel, row.address,
-                payload.get("subject"), str(payload.get("body", "")), payload.get("url"),
+                payload.get("subject"), str(payload.get("body", "")), payload.get("url"), payload.get("options"),
             ))
     attempts = {row.send_key: row.attempts for row in due}
     for (workspace_id, channel), messages in ready.items():

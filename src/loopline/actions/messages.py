@@ -35,6 +35,7 @@ class CompiledContent:
     subject: CompiledTemplate | None
     body: CompiledTemplate
     url: CompiledTemplate | None
+    options: dict[str, Any] | None = None  # rich push options, passed through as given
 
 
 def compile_content(
@@ -56,7 +57,8 @@ def compile_content(
     body = parts["body"]
     if problems or body is None:
         return None, problems
-    return CompiledContent(parts["subject"], body, parts["url"]), problems
+    options = content.push.model_dump(mode="json", exclude_defaults=True) if content.push is not None else None
+    return CompiledContent(parts["subject"], body, parts["url"], options or None), problems
 
 
 def compile_contents(
@@ -129,4 +131,7 @@ def render_content(content: CompiledContent, context: dict[str, Any], *, limits:
         raise RenderFailed("empty_message", "the message body rendered empty; nothing was sent")
     subject = render(content.subject, context, clock=time.monotonic, limits=limits) if content.subject else None
     url = render(content.url, context, clock=time.monotonic, limits=limits) if content.url else None
-    return {"subject": subject, "body": body, "url": url}
+    message: dict[str, Any] = {"subject": subject, "body": body, "url": url}
+    if content.options:
+        message["options"] = content.options
+    return message

@@ -195,7 +195,9 @@ class SmtpChannel:
         try:
             for index, message in enumerate(messages):
                 try:
-                    mail = compose(message, settings, unsubscribe=unsubscribe.get(message.send_key))
+                    leave = unsubscribe.get(message.send_key) or (
+                        Unsubscribe(message.unsubscribe_url) if message.unsubscribe_url else None)
+                    mail = compose(message, settings, unsubscribe=leave)
                     await client.send_message(mail)
                     answers.append(Delivery(message.send_key, accepted=True))
                 except ValueError as error:  # nothing to send to: no retry helps

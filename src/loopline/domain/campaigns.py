@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from loopline.domain.consent import CHANNELS, TOPIC
 from loopline.domain.contact_policy import Priority, check_zone, zone_of
+from loopline.domain.push import PushOptions
 from loopline.domain.segments.definition import PropertyFilter, problems_of, unstorable_text
 
 MAX_VARIANTS = 8
@@ -70,6 +71,7 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(check_zone)]
 Channel = Literal["email", "sms", "push", "in_app", "web_push"]
 assert set(CHANNELS) == {"email", "sms", "push", "in_app", "web_push"}
+PUSH_CHANNELS = ("push", "web_push")
 
 
 class SuccessMetric(_Model):
@@ -89,11 +91,16 @@ class Audience(_Model):
 
 
 class Content(_Model):
-    """One channel's message: a subject or title where the channel has one, a body, an optional link."""
+    """One channel's message: a subject or title where the channel has one, a body, an optional link.
+
+    ``push`` carries the rich push options (image, buttons, badge, sound, collapse key, TTL)
+    of a push or web push message.
+    """
 
     subject: str | None = Field(default=None, max_length=2_000)
     body: str = Field(min_length=1, max_length=100_000)
     url: str | None = Field(default=None, max_length=2_000)
+    push: PushOptions | None = None
 
 
 class Variant(_Model):
@@ -102,6 +109,18 @@ class Variant(_Model):
     name: Name
     split: float = Field(gt=0, le=100)
     content: dict[Channel, Content] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _push_options(self) -> Variant:
+        check_push_options(self.content)
+        return self
+
+
+def check_push_options(content: dict[Channel, Content]) -> None:
+    """Raise ValueError when rich push options are given for a channel that is not push or web push."""
+    for channel, message in content.items():
+        if message.push is not None and channel not in PUSH_CHANNELS:
+            raise ValueError(f"push options belong to push or web_push content, not to {channel}")
 
 
 class Window(_Model):

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from loopline.domain.campaigns import Channel, Content
+from loopline.domain.campaigns import Channel, Content, check_push_options
 from loopline.domain.comparisons import lookup, matches
 from loopline.domain.consent import TOPIC
 from loopline.domain.contact_policy import Priority, zone_of
@@ -140,6 +140,11 @@ class SendStep(_Model):
     channels: list[Channel] = Field(min_length=1, max_length=5)
     content: dict[Channel, Content] = Field(min_length=1)
     next: str | None = None
+
+    @model_validator(mode="after")
+    def _push_options(self) -> SendStep:
+        check_push_options(self.content)
+        return self
 
 
 class WaitStep(_Model):
