@@ -96,6 +96,6 @@ def test_after_stop_the_next_campaign_skips_the_customer_on_sms(texting):
     texting.move(campaign["id"], "schedule")
     texting.tick()
     (stopped,) = texting.sends("u-00000")
-    assert (stopped["state"], stopped["reason"]) == ("skipped", "no_consent")
+    assert (stopped["state"], stopped["reason"]) == ("skipped", "unsubscribed")
     (other,) = texting.sends("u-00001")
     assert other["state"] != "skipped"  # handed to the gateway (unreachable here: queued to retry)

@@ -67,7 +67,7 @@ def test_an_unsubscribe_while_a_send_waits_wins_over_the_queued_send(shop):
     shop.tick(datetime(2026, 6, 16, 6, 0, tzinfo=UTC))
     assert [m["address"] for m in shop.outbox()] == ["c00000@example.com"]
     (stopped,) = shop.sends("u-00001", source_id=campaign)
-    assert (stopped["state"], stopped["reason"]) == ("skipped", "no_consent")
+    assert (stopped["state"], stopped["reason"]) == ("skipped", "unsubscribed")
 
 
 def test_a_local_time_campaign_reaches_each_customer_at_nine_on_their_own_clock(shop):

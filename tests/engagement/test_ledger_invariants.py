@@ -245,6 +245,6 @@ def test_an_opt_out_skips_what_waits_in_the_queue_at_once():
         machine.deliver()
         machine.nothing_after_a_stop()
         (row,) = _rows(machine.runtime)
-        assert (row["state"], row["reason"]) == ("skipped", "no_consent")
+        assert (row["state"], row["reason"]) == ("skipped", "unsubscribed")
     finally:
         machine.teardown()

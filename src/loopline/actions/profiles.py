@@ -109,5 +109,5 @@ def do_update_consents(
         if choice["status"] == "opted_out":
             services.send_ledger.skip_pending(
                 workspace_id=workspace_id, profile_id=profile.profile_id, channel=choice["channel"],
-                topic=None if choice["topic"] == ALL_TOPICS else choice["topic"], reason="no_consent", now=now)
+                topic=None if choice["topic"] == ALL_TOPICS else choice["topic"], reason="unsubscribed", now=now)
     return services.lookups.list_consents(workspace_id=workspace_id, profile_id=profile.profile_id)

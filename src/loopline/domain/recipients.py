@@ -164,14 +164,14 @@ def _pick_channel(intent: Intent, contact: Contact, rules: Rules) -> tuple[str |
             refusals.append(("unreachable", f"no {channel} address"))
         elif not usable:
             refusals.append(("suppressed", f"every {channel} address is on the suppression list"))
-        elif not _consented(contact, channel, intent.topic, intent.priority, rules):
-            refusals.append(("no_consent", f"no consent for {channel} on topic {intent.topic}"))
+        elif (refusal := _consent_refusal(contact, channel, intent.topic, intent.priority, rules)) is not None:
+            refusals.append(refusal)
         else:
             return channel, usable[0], ("", "")
     if len(refusals) == 1:
         return None, None, refusals[0]
     # Across channels, the most telling refusal: consent beats suppression beats reachability.
-    rank = {"no_consent": 0, "suppressed": 1, "unreachable": 2}
+    rank = {"unsubscribed": 0, "no_consent": 1, "suppressed": 2, "unreachable": 3}
     reason = min((r for r, _ in refusals), key=rank.__getitem__)
     return None, None, (reason, "; ".join(detail for _, detail in refusals))
 
@@ -187,18 +187,23 @@ def recheck(
         return "suppressed", f"the {channel} address was put on the suppression list"
     if address is not None and address not in contact.addresses.get(channel, ()):
         return "unreachable", f"the {channel} address is no longer the customer's"
-    if not _consented(contact, channel, topic, priority, rules):
-        return "no_consent", f"consent for {channel} on topic {topic} was withdrawn"
-    return None
+    return _consent_refusal(contact, channel, topic, priority, rules)
 
 
-def _consented(contact: Contact, channel: str, topic: str, priority: Priority, rules: Rules) -> bool:
+def _consent_refusal(contact: Contact, channel: str, topic: str, priority: Priority,
+                     rules: Rules) -> tuple[str, str] | None:
+    """Return why consent stops this message, or None.
+
+    ``unsubscribed``: the customer said no (an unsubscribe link, STOP, a preference centre);
+    ``no_consent``: the channel needs an opt-in the customer never gave.
+    """
     topic_choice = contact.consents.get((channel, topic))
     channel_choice = contact.consents.get((channel, ALL_TOPICS))
-    if (channel_choice == "opted_out" and topic_choice != "opted_in") or topic_choice == "opted_out":
-        return False
+    if topic_choice == "opted_out" or (channel_choice == "opted_out" and topic_choice != "opted_in"):
+        scope = f"topic {topic}" if topic_choice == "opted_out" else "every topic"
+        return "unsubscribed", f"the customer unsubscribed from {channel} ({scope})"
     if priority in BYPASSES_POLICY:
-        return True
-    if channel in rules.opt_in_channels:
-        return "opted_in" in (topic_choice, channel_choice)
-    return True
+        return None
+    if channel in rules.opt_in_channels and "opted_in" not in (topic_choice, channel_choice):
+        return "no_consent", f"no consent (opt-in) for {channel} on topic {topic}"
+    return None
