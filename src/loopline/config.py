@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `loopline serve` binds to.")
     port: int = Field(default=8000, description="Port `loopline serve` listens on.")
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) webhooks may reach although they are not public, e.g. an on-premise receiver. "
+                    "Every other private, loopback, link-local or reserved address is refused.",
+    )
+    public_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="Address customers reach this server at, for the links in messages (one-click unsubscribe, "
+                    "tracking). Use https in production: mailbox providers ignore an http unsubscribe link. "
+                    "Default: http://host:port.",
+    )
     max_event_bytes: int = Field(default=32 * 1024, description="Largest accepted event.")
     max_batch_bytes: int = Field(
         default=500 * 1024, description="Largest accepted request body after decompression."
@@ -162,6 +173,11 @@ class Settings(BaseSettings):
         """Let explicit arguments win over the environment, and the environment over the file."""
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
         return (init_settings, env_settings, toml)
+
+    @property
+    def resolved_public_url(self) -> str:
+        """Return the address links in messages point at, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

@@ -40,7 +40,7 @@ def test_a_workspace_relay_carries_its_email_signed_and_its_secrets_never_come_b
                           json={"channel": "email", "provider": _relay(port, pem)})
     assert put.status_code == 200, put.text
     shown = put.json()
-    assert shown["secrets"] == {"password": True, "dkim_private_key": True}
+    assert shown["secrets"] == {"password": True, "dkim_private_key": True, "events_secret": False}
     assert "relay-password-1" not in put.text
     assert "PRIVATE KEY" not in put.text
     # At rest: sealed, not in the clear.
@@ -53,7 +53,7 @@ def test_a_workspace_relay_carries_its_email_signed_and_its_secrets_never_come_b
         "channel": "email", "provider": {k: v for k, v in _relay(port, pem, sender_name="Shop Berlin").items()
                                          if k not in ("password", "dkim_private_key")}})
     assert changed.status_code == 200, changed.text
-    assert changed.json()["secrets"] == {"password": True, "dkim_private_key": True}
+    assert changed.json()["secrets"] == {"password": True, "dkim_private_key": True, "events_secret": False}
     listed = shop.client.get("/api/v1/channels/providers", headers=shop.headers)
     assert [(p["channel"], p["sender_name"]) for p in listed.json()["items"]] == [("email", "Shop Berlin")]
 

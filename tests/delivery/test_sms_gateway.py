@@ -95,7 +95,7 @@ def test_the_twilio_shape_sends_the_documented_form_and_maps_each_answer(gateway
     assert first["path"] == "/2010-04-01/Accounts/AC123/Messages.json"
     assert first["auth"] == "AC123:token"
     assert first["form"] == {"To": "+491511234567", "From": "+15017122661", "Body": "Grüße 😀",
-                             "StatusCallback": "https://loopline.example/hooks/sms/dlr"}
+                             "StatusCallback": "https://loopline.example/hooks/sms/dlr?send_key=k1"}
     assert len(Gateway.seen) == 3  # nothing was sent for the two refused up front
 
 
@@ -110,7 +110,8 @@ def test_the_kannel_shape_sends_unicode_with_a_receipt_address_and_maps_each_ans
     unicode, _, _, plain = (request["query"] for request in Gateway.seen)
     assert (unicode["text"], unicode["coding"], unicode["charset"]) == ("Привет", "2", "UTF-8")
     assert (unicode["from"], unicode["to"], unicode["dlr-mask"]) == ("SHOP", "+491511234567", "31")
-    assert unicode["dlr-url"] == "https://loopline.example/dlr?id=%F"
+    # Each report names its send; Kannel fills in the status (%d) and the address's own %F.
+    assert unicode["dlr-url"] == "https://loopline.example/dlr?id=%F&send_key=k1&status=%d"
     assert plain["coding"] == "0"
 
 

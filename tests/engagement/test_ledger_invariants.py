@@ -117,7 +117,7 @@ class LedgerMachine(RuleBasedStateMachine):
         before = dict(self.counting.per_profile)
         self.services.channels = dict.fromkeys(CHANNELS, channel)  # type: ignore[arg-type]
         try:
-            outcomes = hand_over(self.services, due, now=self.now)
+            outcomes = hand_over(self.services, due, now=self.now).outcomes
         except ProcessDied:
             outcomes = None  # the answers are lost: the rows stay in sending
         finally:

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from random import Random
 
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.providers import channel_for
 from loopline.actions.suppression_list import do_suppress_contacts
+from loopline.actions.unsubscribe import Unsubscriber
 from loopline.domain.contact_policy import Priority
 from loopline.domain.recipients import recheck
+from loopline.domain.retries import retry_delay
 from loopline.domain.send_ledger import SendState
 from loopline.domain.suppression_list import SuppressionBatchRejected, SuppressionRejected
 from loopline.ports import Delivery, Outbound
@@ -27,11 +30,21 @@ from loopline.services import Services
 from loopline.store.sql.send_ledger import Due
 
 MAX_ATTEMPTS = 5
+# A push service's answer for an uninstalled app (APNs 410, FCM UNREGISTERED): a reason, not a secret.
+TOKEN_GONE = "token_unregistered"  # noqa: S105
 # A send claimed this recently is handed over on its claim's own consent and suppression
 # checks: reading them again a moment later costs a query per batch and closes no real gap
 # (an opt-out may as well land during the channel call). Sends that waited are re-checked.
 FRESH = timedelta(seconds=30)
 Settled = tuple[str, SendState, str, str]
+
+
+@dataclass(slots=True)
+class HandOver:
+    """How each handed-over send ended, and when the ones to retry may go again."""
+
+    outcomes: list[Settled] = field(default_factory=list)
+    retry_at: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +61,10 @@ class DeliveryReport:
 def do_deliver_due(services: Services, *, now: datetime, limit: int = 1_000) -> DeliveryReport:
     """Hand over up to ``limit`` due sends and record the answers."""
     due = services.send_ledger.take_due(now=now, limit=limit)
-    outcomes = hand_over(services, due, now=now)
+    handed = hand_over(services, due, now=now)
+    outcomes = handed.outcomes
     if outcomes:
-        services.send_ledger.settle(outcomes=outcomes, now=now)
+        services.send_ledger.settle(outcomes=outcomes, now=now, retry_at=handed.retry_at)
     counts = defaultdict(int, {state: sum(1 for o in outcomes if o[1] == state) for state in SendState})
     return DeliveryReport(len(due), counts[SendState.SENT], counts[SendState.FAILED], counts[SendState.SKIPPED],
                           counts[SendState.QUEUED])
@@ -60,15 +74,18 @@ def do_hand_over_taken(services: Services, taken: Sequence[Due], *, now: datetim
     """Hand over sends a claim took for itself (stored as ``sending``) and record the answers; return how many went."""
     if not taken:
         return 0
-    outcomes = hand_over(services, taken, now=now)
-    services.send_ledger.settle(outcomes=outcomes, now=now)
-    return sum(1 for outcome in outcomes if outcome[1] == SendState.SENT)
+    handed = hand_over(services, taken, now=now)
+    services.send_ledger.settle(outcomes=handed.outcomes, now=now, retry_at=handed.retry_at)
+    return sum(1 for outcome in handed.outcomes if outcome[1] == SendState.SENT)
 
 
-def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[Settled]:
+def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Random | None = None) -> HandOver:
     """Check each send once more, give the rest to their channels, and return how each one ended."""
-    outcomes: list[Settled] = []
+    handed = HandOver()
+    outcomes = handed.outcomes
+    rng = rng or Random()  # noqa: S311 - jitter spreads retries apart; it guards nothing
     ready: dict[tuple[str, str], list[Outbound]] = defaultdict(list)  # by (workspace, channel)
+    links = Unsubscriber(services)
     for workspace_id, rows in _by_workspace(due).items():
         refusals = _recheck(services, workspace_id, [row for row in rows if now - row.claimed_at > FRESH])
         for row in rows:
@@ -83,6 +100,8 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[
             ready[(row.workspace_id, row.channel)].append(Outbound(
                 row.send_key, row.workspace_id, row.source_id, row.profile_id, row.channel, row.address,
                 payload.get("subject"), str(payload.get("body", "")), payload.get("url"), payload.get("options"),
+                links.url_for(workspace_id=row.workspace_id, profile_id=row.profile_id, channel=row.channel,
+                              topic=row.topic, priority=row.priority, send_key=row.send_key),
             ))
     attempts = {row.send_key: row.attempts for row in due}
     for (workspace_id, channel), messages in ready.items():
@@ -95,7 +114,9 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime) -> list[
                 outcomes.append((answer.send_key, SendState.FAILED, answer.reason or "rejected", answer.detail))
             else:
                 outcomes.append((answer.send_key, SendState.QUEUED, answer.reason or "retry", answer.detail))
-    return outcomes
+                handed.retry_at[answer.send_key] = now + retry_delay(
+                    attempts[answer.send_key], retry_after_s=answer.retry_after_s, jitter=rng.random())
+    return handed
 
 
 def _suppress_refused(services: Services, workspace_id: str, messages: Sequence[Outbound],
@@ -106,6 +127,10 @@ def _suppress_refused(services: Services, workspace_id: str, messages: Sequence[
     others off it.
     """
     sent_to = {message.send_key: message for message in messages}
+    gone = [sent_to[a.send_key].address or "" for a in answers if a.suppress == TOKEN_GONE and a.send_key in sent_to]
+    # An uninstalled app's token is also taken off its device; the list entry keeps it
+    # unused should the app ever report it again.
+    services.profiles.forget_push_tokens(workspace_id=workspace_id, tokens=[token for token in gone if token])
     for answer in answers:
         message = sent_to.get(answer.send_key)
         if not answer.suppress or message is None or not message.address:

@@ -32,7 +32,7 @@ class InboundRefused(Exception):
 def do_receive_sms(services: Services, *, workspace_id: str, url: str, form: Mapping[str, str],
                    signature: str) -> str | None:
     """Verify and act on one inbound text; return the reply to send back, if any."""
-    gateway, token = _twilio_gateway(services, workspace_id)
+    gateway, token = twilio_gateway(services, workspace_id)
     expected = twilio_signature(token, url, form)
     if not signature or not hmac.compare_digest(expected.encode(), signature.encode()):
         raise InboundRefused(401, "bad_signature", "the webhook's signature does not verify")
@@ -48,7 +48,7 @@ def do_receive_sms(services: Services, *, workspace_id: str, url: str, form: Map
     return gateway.start_text if keyword == "start" else gateway.stop_text
 
 
-def _twilio_gateway(services: Services, workspace_id: str) -> tuple[SmsGatewayProvider, str]:
+def twilio_gateway(services: Services, workspace_id: str) -> tuple[SmsGatewayProvider, str]:
     """Return the workspace's Twilio-shaped gateway and its token; a workspace without one has no hook."""
     row = services.providers.get(workspace_id=workspace_id, channel="sms")
     provider = parse_provider(row.settings) if row is not None else None

@@ -25,6 +25,7 @@ from loopline.actions.delivery import do_hand_over_taken
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.messages import CompiledContent, context_for, render_content, render_limits
 from loopline.domain.engagement import SEND_KEY, actions_of, all_engagement_events
+from loopline.domain.identity import filed_as as filed_identifier
 from loopline.domain.journeys import (
     EventMatch,
     Facts,
@@ -156,7 +157,7 @@ class Walker:
         """
         identifiers = self.services.lookups.list_identities(workspace_id=enrollment.workspace_id,
                                                             profile_id=profile_id)
-        filed_as = _filed_as(identifiers)
+        filed_as = filed_identifier(identifiers)
         if filed_as is None:
             return []  # known only by email or phone: no timeline to write a trait change to
         return [{"type": "identify", **filed_as, "traits": traits,
@@ -204,13 +205,3 @@ def _stored(enrollment_id: str, position: Position) -> dict[str, Any]:
         "wake_at": position.wake_at, "visits": position.visits, "done_reason": position.done or "",
         "waiting_for": position.waiting_for.model_dump(mode="json") if position.waiting_for else None,
     }
-
-
-def _filed_as(identifiers: list[tuple[str, str]]) -> dict[str, str] | None:
-    """Return the identifier a customer's events are filed under (a user id, else a device id), or None."""
-    found = dict(identifiers)
-    if "user_id" in found:
-        return {"userId": found["user_id"]}
-    if "anonymous_id" in found:
-        return {"anonymousId": found["anonymous_id"]}
-    return None

@@ -25,6 +25,7 @@ from loopline.api import (
     reports,
     segments,
     suppression_list,
+    unsubscribe,
 )
 from loopline.api.auth import access_workspace, require_admin
 from loopline.api.errors import ERROR_SCHEMA, install_error_handlers
@@ -80,7 +81,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     app.add_middleware(ingest.IngestFastPath, fastapi_app=app)
     routers = (
         ingest.router, management.router, suppression_list.router, exports.router, segments.router, reports.router,
-        campaigns.router, journeys.router, providers.router, hooks.router,
+        campaigns.router, journeys.router, providers.router, hooks.router, unsubscribe.router,
     )
     for router in routers:
         app.include_router(router)

@@ -222,7 +222,7 @@ def profile_sends(
 def _send_json(row: dict[str, Any]) -> dict[str, Any]:
     shown = ("send_key", "source_kind", "source_id", "step", "occurrence", "channel", "variant", "priority",
              "topic", "state", "reason", "detail", "not_before", "expires_at", "attempts", "created_at",
-             "updated_at", "sent_at")
+             "updated_at", "sent_at", "receipt", "receipt_at")
     return {name: row[name] for name in shown}
 
 

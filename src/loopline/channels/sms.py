@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 import httpx
 
+from loopline.domain.receipts import receipt_signature, receipt_url
+from loopline.domain.retries import parse_retry_after
 from loopline.domain.sms import MAX_SEGMENTS, measure
 from loopline.ports import Delivery, Outbound
 
@@ -36,7 +39,8 @@ class SmsGatewaySettings:
     sender: str  # a number, a short code, or an alphanumeric sender id
     account: str  # the account SID, or the Kannel user
     secret: str = field(repr=False)  # the auth token, or the Kannel password
-    receipts_url: str | None = None  # where the gateway reports delivery
+    receipts_url: str | None = None  # where the gateway reports delivery (each send's key is added to it)
+    receipts_key: bytes | None = field(default=None, repr=False)  # signs Kannel's report addresses
     max_segments: int = MAX_SEGMENTS
     timeout_s: float = 10.0
 
@@ -81,15 +85,18 @@ class SmsGatewayChannel:
         base = settings.base_url.rstrip("/")
         if settings.shape == "twilio":
             form = {"To": message.address or "", "From": settings.sender, "Body": message.body}
-            if settings.receipts_url:
-                form["StatusCallback"] = settings.receipts_url
+            if settings.receipts_url:  # Twilio signs its callbacks with the auth token: no signature of ours
+                form["StatusCallback"] = receipt_url(settings.receipts_url, send_key=message.send_key)
             return client.post(f"{base}/2010-04-01/Accounts/{settings.account}/Messages.json", data=form,
                                auth=(settings.account, settings.secret))
         query = {"username": settings.account, "password": settings.secret, "from": settings.sender,
                  "to": message.address or "", "text": message.body, "charset": "UTF-8",
                  "coding": "2" if unicode else "0"}
         if settings.receipts_url:
-            query.update({"dlr-mask": "31", "dlr-url": settings.receipts_url})
+            signature = receipt_signature(settings.receipts_key, workspace_id=message.workspace_id,
+                                          send_key=message.send_key) if settings.receipts_key else None
+            query.update({"dlr-mask": "31", "dlr-url": receipt_url(settings.receipts_url, send_key=message.send_key,
+                                                                   signature=signature, kannel=True)})
         return client.get(f"{base}/cgi-bin/sendsms", params=query)
 
     def _answer(self, send_key: str, response: httpx.Response) -> Delivery:
@@ -98,6 +105,7 @@ class SmsGatewayChannel:
         if 200 <= status < 300:
             return Delivery(send_key, accepted=True)
         reason, detail = f"sms_{status}", response.text[:500]
+        wait = parse_retry_after(response.headers.get("Retry-After"), now=datetime.now(UTC))
         if self.settings.shape == "twilio":
             try:
                 document = response.json()
@@ -109,4 +117,4 @@ class SmsGatewayChannel:
                 if suppress:
                     return Delivery(send_key, accepted=False, reason=reason, detail=detail, suppress=suppress)
         return Delivery(send_key, accepted=False, permanent=not (status == 429 or status >= 500), reason=reason,
-                        detail=detail)
+                        detail=detail, retry_after_s=wait)

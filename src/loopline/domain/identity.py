@@ -237,3 +237,17 @@ def attributed_to(record: EventRecord, owners: dict[Identifier, str]) -> str | N
     if record.anonymous_id:
         return owners.get(("anonymous_id", record.anonymous_id))
     return None
+
+
+def filed_as(identifiers: list[tuple[str, str]]) -> dict[str, str] | None:
+    """Return the identifier a customer's events are filed under (a user id, else a device id), or None.
+
+    Events the platform writes about someone (a trait a journey set, a delivery receipt) go
+    in under it, like their app's own events, so they land on the same timeline.
+    """
+    found = dict(identifiers)
+    if "user_id" in found:
+        return {"userId": found["user_id"]}
+    if "anonymous_id" in found:
+        return {"anonymousId": found["anonymous_id"]}
+    return None

@@ -38,6 +38,7 @@ class SmtpProvider(_Model):
     dkim_domain: str | None = Field(default=None, max_length=255, pattern=r"^[A-Za-z0-9.\-]+$")
     dkim_selector: str | None = Field(default=None, max_length=63, pattern=r"^[A-Za-z0-9.\-_]+$")
     dkim_private_key: Secret = None
+    events_secret: Secret = None  # signs the relay's or ESP's delivery, bounce and complaint webhooks
 
     @field_validator("sender_address")
     @classmethod
@@ -73,11 +74,62 @@ class SmsGatewayProvider(_Model):
                             max_length=320)
 
 
-Provider = Annotated[SmtpProvider | SmsGatewayProvider, Field(discriminator="kind")]
+class FcmProvider(_Model):
+    """Native push through Firebase Cloud Messaging (HTTP v1), as the project's service account."""
 
-CHANNEL_OF = {"smtp": "email", "sms_gateway": "sms"}
-"""The channel each kind of provider carries."""
-SECRETS = {"smtp": ("password", "dkim_private_key"), "sms_gateway": ("secret",)}
+    kind: Literal["fcm"]
+    project_id: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    base_url: Url = "https://fcm.googleapis.com"
+    service_account_json: Secret = None  # the key file Firebase gives, as text
+    concurrency: int = Field(default=50, ge=1, le=500)
+
+
+class ApnsProvider(_Model):
+    """Native push to Apple devices over APNs (HTTP/2), with a token-based (.p8) provider key."""
+
+    kind: Literal["apns"]
+    team_id: str = Field(min_length=10, max_length=10, pattern=r"^[A-Z0-9]{10}$")
+    key_id: str = Field(min_length=10, max_length=10, pattern=r"^[A-Z0-9]{10}$")
+    topic: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-]+$")  # the app's bundle id
+    base_url: Url = "https://api.push.apple.com"  # https://api.sandbox.push.apple.com for development builds
+    private_key: Secret = None  # the .p8 key (ES256), as text
+    concurrency: int = Field(default=50, ge=1, le=500)
+
+
+class WebPushProvider(_Model):
+    """Web push to browsers' push services, signed with the workspace's VAPID key (RFC 8292)."""
+
+    kind: Literal["web_push"]
+    vapid_subject: str = Field(min_length=8, max_length=320, pattern=r"^(mailto:[^\s@]+@[^\s@]+|https://[^\s]+)$")
+    vapid_private_key: Secret = None  # PEM; its public half is what the web SDK subscribes with
+    vapid_public_key: str | None = Field(default=None, max_length=200)  # derived by the server when saved
+    icon_url: str | None = Field(default=None, max_length=2_000, pattern=r"^https://[^\s]+$")
+    concurrency: int = Field(default=50, ge=1, le=500)
+
+
+class WebhookProvider(_Model):
+    """Any channel handed to the workspace's own service: a signed JSON POST per message."""
+
+    kind: Literal["webhook"]
+    url: Url
+    signing_secret: Secret = None
+    timeout_s: float = Field(default=10.0, gt=0, le=60)
+
+
+AnyProvider = SmtpProvider | SmsGatewayProvider | FcmProvider | ApnsProvider | WebPushProvider | WebhookProvider
+Provider = Annotated[AnyProvider, Field(discriminator="kind")]
+
+CHANNEL_OF: dict[str, str | None] = {"smtp": "email", "sms_gateway": "sms", "fcm": "push", "apns": "push",
+                                     "web_push": "web_push", "webhook": None}
+"""The channel each kind of provider carries (None: whichever channel it is set for)."""
+SECRETS = {
+    "smtp": ("password", "dkim_private_key", "events_secret"),
+    "sms_gateway": ("secret",),
+    "fcm": ("service_account_json",),
+    "apns": ("private_key",),
+    "web_push": ("vapid_private_key",),
+    "webhook": ("signing_secret",),
+}
 """The write-only fields of each kind."""
 
 
@@ -93,7 +145,7 @@ class _Envelope(_Model):
     provider: Provider
 
 
-def parse_provider(data: Any) -> SmtpProvider | SmsGatewayProvider:
+def parse_provider(data: Any) -> AnyProvider:
     """Return the provider ``data`` describes; raise ProviderInvalid with every problem otherwise."""
     try:
         return _Envelope.model_validate({"provider": data}).provider
@@ -107,7 +159,7 @@ def parse_provider(data: Any) -> SmtpProvider | SmsGatewayProvider:
         raise ProviderInvalid(problems) from None
 
 
-def split_secrets(provider: SmtpProvider | SmsGatewayProvider) -> tuple[dict[str, Any], dict[str, str]]:
+def split_secrets(provider: AnyProvider) -> tuple[dict[str, Any], dict[str, str]]:
     """Return the provider's public settings and its secrets (only those given)."""
     data = provider.model_dump(mode="json")
     secrets = {name: data.pop(name) for name in SECRETS[provider.kind] if name in data}

@@ -20,7 +20,8 @@ from loopline.domain.identity import normalise_email, normalise_phone
 # or to complain from, so the channel has nothing to suppress.
 CHANNELS = tuple(channel for channel in CONSENT_CHANNELS if channel != "in_app")
 TOKEN_CHANNELS = ("push", "web_push")
-REASONS = ("hard_bounce", "complaint", "unsubscribe", "carrier_opt_out", "invalid_address", "manual", "import")
+REASONS = ("hard_bounce", "complaint", "unsubscribe", "carrier_opt_out", "invalid_address", "token_unregistered",
+           "manual", "import")
 DEFAULT_REASON = "manual"
 DEFAULT_SOURCE = "api"
 MAX_ENTRIES = 1_000

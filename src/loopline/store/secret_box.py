@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_FILE = "secrets.key"
 
@@ -26,6 +28,16 @@ class SecretBox:
 
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._key = key
+
+    def signing_key(self, purpose: str) -> bytes:
+        """Return a key for signing ``purpose`` (links, tokens), derived from the secrets key.
+
+        One configured secret serves every purpose, and a key for one purpose says nothing
+        about the sealing key or about another purpose's key.
+        """
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"loopline {purpose}".encode()).derive(
+            self._key)
 
     @classmethod
     def for_settings(cls, key: str | None, data_dir: Path) -> SecretBox:

@@ -66,6 +66,15 @@ class SqlProfileStore:
         self._engine = engine
         self._writer = writer(engine)
 
+    def forget_push_tokens(self, *, workspace_id: str, tokens: Sequence[str]) -> int:
+        """Remove push tokens the push service says are gone from the devices holding them; return how many."""
+        if not tokens:
+            return 0
+        with self._writer.begin() as conn:
+            return int(conn.execute(devices.update().where(
+                devices.c.workspace_id == workspace_id, devices.c.push_token.in_(list(tokens)),
+            ).values(push_token=None)).rowcount or 0)
+
     # -- the projection ---------------------------------------------------------------
     def get_cursor(self, *, name: str) -> int:
         """Return how far a projection has read the event log."""

@@ -10,7 +10,7 @@ order so two claims never deadlock; SQLite writers are serialised by ``BEGIN IMM
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopline.domain.contact_policy import Priority, Sent
+from loopline.domain.receipts import RANK
 from loopline.domain.recipients import Earlier
 from loopline.domain.send_ledger import SendState
 from loopline.store.sql.contacts import CHUNK, Recipient, SqlContactBook
@@ -31,6 +32,18 @@ from loopline.store.sql.upsert import upsert
 COUNTED = (SendState.QUEUED, SendState.SENDING, SendState.SENT, SendState.UNKNOWN)
 PENDING = (SendState.QUEUED, SendState.SENDING, SendState.UNKNOWN)
 RETRY_AFTER = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptTarget:
+    """The send a delivery receipt is about, and whether the receipt raised its status."""
+
+    send_key: str
+    profile_id: str
+    channel: str
+    address: str | None
+    source_id: str
+    raised: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +214,14 @@ class SqlSendLedger:
                 ))
         return taken
 
-    def settle(self, *, outcomes: Sequence[tuple[str, SendState, str, str]], now: datetime) -> None:
-        """Record how hand-offs ended: (send key, sent / failed / skipped / queued, reason, detail)."""
+    def settle(self, *, outcomes: Sequence[tuple[str, SendState, str, str]], now: datetime,
+               retry_at: Mapping[str, datetime] | None = None) -> None:
+        """Record how hand-offs ended: (send key, sent / failed / skipped / queued, reason, detail).
+
+        A send queued again waits until its ``retry_at`` (backoff, or the provider's
+        Retry-After), or a minute when none is given.
+        """
+        retry_at = retry_at or {}
         with self._writer.begin() as conn:
             for state in {state for _, state, _, _ in outcomes}:
                 values: dict[str, Any] = {"state": state, "updated_at": now,
@@ -212,13 +231,17 @@ class SqlSendLedger:
                 if state == SendState.SENT:
                     values["sent_at"] = now
                 if state == SendState.QUEUED:  # a retryable refusal: try again after a pause
-                    values["not_before"] = now + RETRY_AFTER
+                    values["not_before"] = sa.bindparam("b_not_before")
                 statement = sends.update().where(
                     sends.c.send_key == sa.bindparam("b_key"),
                     sa.or_(sends.c.state == SendState.SENDING, sends.c.state == SendState.UNKNOWN),
                 ).values(**values)
-                conn.execute(statement, [{"b_key": key, "b_reason": reason, "b_detail": detail[:500]}
-                                         for key, s, reason, detail in outcomes if s == state])
+                rows: list[dict[str, Any]] = [{"b_key": key, "b_reason": reason, "b_detail": detail[:500]}
+                                              for key, s, reason, detail in outcomes if s == state]
+                if state == SendState.QUEUED:
+                    for row in rows:
+                        row["b_not_before"] = retry_at.get(row["b_key"], now + RETRY_AFTER)
+                conn.execute(statement, rows)
 
     def mark_stale_unknown(self, *, older_than: datetime, now: datetime) -> int:
         """Move sends stuck in ``sending`` since before ``older_than`` to ``unknown``; return how many."""
@@ -242,6 +265,24 @@ class SqlSendLedger:
             for chunk in _chunks(list(send_keys)):
                 conn.execute(sends.update().where(sends.c.send_key.in_(chunk), sends.c.state == SendState.UNKNOWN)
                              .values(state=SendState.QUEUED, updated_at=now))
+
+    def record_receipt(self, *, workspace_id: str, send_key: str, status: str, at: datetime) -> ReceiptTarget | None:
+        """Raise a send's receipt to ``status`` unless it already stands as high; return the send (None: not ours).
+
+        The rise is one conditional UPDATE, so two reports racing each other still end on the
+        higher one.
+        """
+        lower = [name for name, rank in RANK.items() if rank < RANK[status]]
+        with self._writer.begin() as conn:
+            found = conn.execute(sa.select(sends.c.profile_id, sends.c.channel, sends.c.address, sends.c.source_id)
+                                 .where(sends.c.send_key == send_key, sends.c.workspace_id == workspace_id)).first()
+            if found is None:
+                return None
+            raised = conn.execute(sends.update().where(
+                sends.c.send_key == send_key, sends.c.workspace_id == workspace_id,
+                sa.or_(sends.c.receipt.is_(None), sends.c.receipt.in_(lower)),
+            ).values(receipt=status, receipt_at=at)).rowcount
+        return ReceiptTarget(send_key, found.profile_id, found.channel, found.address, found.source_id, bool(raised))
 
     def skip_pending(self, *, workspace_id: str, reason: str, now: datetime, source_id: str | None = None,
                      profile_id: str | None = None, channel: str | None = None, topic: str | None = None) -> int:

@@ -262,6 +262,10 @@ sends = sa.Table(
     sa.Column("created_at", When, nullable=False),
     sa.Column("updated_at", When, nullable=False),
     sa.Column("sent_at", When),
+    # What the provider reported afterwards (delivery receipts, bounces, complaints); it only
+    # ever moves up: delivered < undelivered < bounced < complained.
+    sa.Column("receipt", sa.String(16)),
+    sa.Column("receipt_at", When),
     sa.Index("ix_sends_profile", "workspace_id", "profile_id", "created_at"),
     sa.Index("ix_sends_due", "state", "not_before"),
     sa.Index("ix_sends_source", "source_id", "occurrence", "state"),
