@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from loopline.domain.campaigns import CampaignDefinition, Content
+from loopline.domain.email_html import EmailHtmlRejected, email_html
 from loopline.domain.templates import (
     CompiledTemplate,
     RenderFailed,
@@ -49,11 +50,14 @@ def compile_content(
         parts[part] = None
         if source is None:
             continue
+        html = channel in HTML_CHANNELS and part == "body"
         try:
-            parts[part] = compile_template(source, allowed_names=names,
-                                           html=channel in HTML_CHANNELS and part == "body")
+            # An MJML layout is rendered and its CSS inlined once here, not per recipient.
+            parts[part] = compile_template(email_html(source) if html else source, allowed_names=names, html=html)
         except TemplateRejected as error:
             problems.append({"path": f"{path}.{part}", "message": error.message, "code": error.code})
+        except EmailHtmlRejected as error:
+            problems.append({"path": f"{path}.{part}", "message": str(error), "code": "invalid_email_html"})
     body = parts["body"]
     if problems or body is None:
         return None, problems
