@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from loopline.actions.providers import channel_for
 from loopline.domain.webhooks import verify_signature
 from tests.engagement.conftest import person
 
@@ -146,3 +147,13 @@ def test_a_webhook_carries_a_channel_signed_only_where_the_operator_allows(shop,
     assert len(Receiver.got) == 1
     (blocked,) = shop.sends("u-1", source_id=second["id"])
     assert (blocked["state"], blocked["reason"]) == ("failed", "blocked_destination")
+
+
+def test_an_smtp_provider_spreads_batches_over_its_connections(shop):
+    relay = {"kind": "smtp", "host": "127.0.0.1", "port": 2525, "sender_address": "news@shop.example",
+             "connections": 3}
+    assert _put(shop, "email", relay).json()["connections"] == 3
+    carrier = channel_for(shop.runtime.services, workspace_id=shop.workspace.id, channel="email")
+    assert carrier.settings.connections == 3  # type: ignore[attr-defined]
+    _refused(_put(shop, "email", {**relay, "connections": 0}), "connections")
+    _refused(_put(shop, "email", {**relay, "connections": 50}), "connections")

@@ -148,7 +148,7 @@ def _provider_channel(services: Services, workspace_id: str, provider: AnyProvid
             return SmtpChannel(SmtpSettings(
                 provider.host, provider.port, provider.sender_address, provider.sender_name,
                 security=provider.security, username=provider.username, password=secrets.get("password"),
-                dkim=dkim))
+                dkim=dkim, connections=provider.connections))
         case SmsGatewayProvider():
             # Reports come back to this server unless the workspace names another address.
             receipts = provider.receipts_url or (

@@ -28,4 +28,5 @@ BENCHES: dict[str, Bench] = {
     "analytics": _lazy("loopline.bench.analytics", "run_analytics"),
     "campaign": _lazy("loopline.bench.campaign", "run_campaign"),
     "triggers": _lazy("loopline.bench.triggers", "run_triggers"),
+    "smtp": _lazy("loopline.bench.smtp", "run_smtp"),
 }

@@ -39,6 +39,7 @@ class SmtpProvider(_Model):
     dkim_selector: str | None = Field(default=None, max_length=63, pattern=r"^[A-Za-z0-9.\-_]+$")
     dkim_private_key: Secret = None
     events_secret: Secret = None  # signs the relay's or ESP's delivery, bounce and complaint webhooks
+    connections: int = Field(default=1, ge=1, le=20)  # SMTP sessions a batch is spread over
 
     @field_validator("sender_address")
     @classmethod
