@@ -3,9 +3,11 @@
 A due send is moved to ``sending`` (so no other worker takes it), checked once more against
 consent and the suppression list (an unsubscribe while it waited wins), handed to its
 channel with its send key as the idempotency key, and settled as sent, failed (for good)
-or queued again (a retryable refusal). A worker that dies after the hand-off leaves the send
-in ``sending``; after a while it becomes ``unknown`` and the reconciler asks the channel:
-received means sent, not received means queued again — never a blind resend.
+or queued again (a retryable refusal, after a backoff). Just before a channel is called its
+sends are marked handed over. A worker that dies leaves its sends in ``sending``; after a
+while those it never marked are queued again (nothing left the platform), and those it did
+become ``unknown`` and the reconciler asks the channel: received means sent, not received
+means queued again, and "cannot tell" means failed — never a blind resend.
 """
 
 from __future__ import annotations
@@ -105,7 +107,9 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
             ))
     attempts = {row.send_key: row.attempts for row in due}
     for (workspace_id, channel), messages in ready.items():
-        answers = channel_for(services, workspace_id=workspace_id, channel=channel).deliver(messages)
+        carrier = channel_for(services, workspace_id=workspace_id, channel=channel)
+        services.send_ledger.mark_handed(send_keys=[m.send_key for m in messages], now=now)
+        answers = carrier.deliver(messages)
         _suppress_refused(services, workspace_id, messages, answers)
         for answer in answers:
             if answer.accepted:

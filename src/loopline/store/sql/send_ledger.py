@@ -209,7 +209,7 @@ class SqlSendLedger:
                     aware(r.created_at),  # type: ignore[arg-type]
                 ) for r in conn.execute(
                     sends.update().where(sends.c.send_key.in_(chunk), sends.c.state == SendState.QUEUED)
-                    .values(state=SendState.SENDING, attempts=sends.c.attempts + 1, updated_at=now)
+                    .values(state=SendState.SENDING, attempts=sends.c.attempts + 1, updated_at=now, handed_at=None)
                     .returning(*sends.c)
                 ))
         return taken
@@ -232,6 +232,7 @@ class SqlSendLedger:
                     values["sent_at"] = now
                 if state == SendState.QUEUED:  # a retryable refusal: try again after a pause
                     values["not_before"] = sa.bindparam("b_not_before")
+                    values["handed_at"] = None
                 statement = sends.update().where(
                     sends.c.send_key == sa.bindparam("b_key"),
                     sa.or_(sends.c.state == SendState.SENDING, sends.c.state == SendState.UNKNOWN),
@@ -243,13 +244,29 @@ class SqlSendLedger:
                         row["b_not_before"] = retry_at.get(row["b_key"], now + RETRY_AFTER)
                 conn.execute(statement, rows)
 
-    def mark_stale_unknown(self, *, older_than: datetime, now: datetime) -> int:
-        """Move sends stuck in ``sending`` since before ``older_than`` to ``unknown``; return how many."""
+    def mark_handed(self, *, send_keys: Sequence[str], now: datetime) -> None:
+        """Record that these claimed sends are about to be handed to their provider.
+
+        Committed before the provider is called: a worker that dies before this point
+        provably sent nothing, so its sends may go again; after it, nobody can tell.
+        """
         with self._writer.begin() as conn:
-            return int(conn.execute(
-                sends.update().where(sends.c.state == SendState.SENDING, sends.c.updated_at < older_than)
-                .values(state=SendState.UNKNOWN, updated_at=now)
-            ).rowcount)
+            for chunk in _chunks(list(send_keys)):
+                conn.execute(sends.update().where(sends.c.send_key.in_(chunk), sends.c.state == SendState.SENDING)
+                             .values(handed_at=now))
+
+    def mark_stale_unknown(self, *, older_than: datetime, now: datetime) -> int:
+        """Settle sends stuck in ``sending`` since before ``older_than``; return how many became ``unknown``.
+
+        A send its dead worker never handed over is queued again at once (F2); one it did
+        hand over becomes ``unknown``, for the reconciler to ask the channel (F1).
+        """
+        stale = (sends.c.state == SendState.SENDING, sends.c.updated_at < older_than)
+        with self._writer.begin() as conn:
+            conn.execute(sends.update().where(*stale, sends.c.handed_at.is_(None))
+                         .values(state=SendState.QUEUED, not_before=now, updated_at=now))
+            return int(conn.execute(sends.update().where(*stale, sends.c.handed_at.is_not(None))
+                                    .values(state=SendState.UNKNOWN, updated_at=now)).rowcount)
 
     def list_unknown(self, *, limit: int) -> list[tuple[str, str, str]]:
         """Return (send key, workspace, channel) of sends whose hand-off has no recorded answer."""

@@ -266,6 +266,7 @@ sends = sa.Table(
     # ever moves up: delivered < undelivered < bounced < complained.
     sa.Column("receipt", sa.String(16)),
     sa.Column("receipt_at", When),
+    sa.Column("handed_at", When),  # the claimed send was about to reach its provider (see mark_handed)
     sa.Index("ix_sends_profile", "workspace_id", "profile_id", "created_at"),
     sa.Index("ix_sends_due", "state", "not_before"),
     sa.Index("ix_sends_source", "source_id", "occurrence", "state"),
@@ -295,6 +296,27 @@ sandbox_outbox = sa.Table(
     sa.Column("source_id", sa.String(40), nullable=False),
     sa.Column("delivered_at", When, nullable=False),
     sa.Index("ix_sandbox_outbox_workspace", "workspace_id", "delivered_at"),
+)
+
+# In-app messages, one row per send: what the SDK shows a customer and what they did with it
+# (pending < viewed < clicked < dismissed; the state never moves down). ``options`` holds the
+# layout, buttons and display rules; ``expires_at`` is the ``until`` rule or the default lifetime.
+in_app_messages = sa.Table(
+    "in_app_messages",
+    metadata,
+    sa.Column("send_key", sa.String(44), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("profile_id", sa.String(40), nullable=False),
+    sa.Column("source_id", sa.String(40), nullable=False),
+    sa.Column("title", sa.Text),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("options", Json, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("expires_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.Index("ix_in_app_messages_profile", "workspace_id", "profile_id", "created_at"),
 )
 
 # Journeys: the current version number and status; every version's definition is kept,

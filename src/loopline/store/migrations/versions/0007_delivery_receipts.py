@@ -1,4 +1,5 @@
-"""Add what the provider reported after accepting a send: delivered, undelivered, bounced, complained.
+"""Add what the provider reported after accepting a send (delivered, undelivered, bounced, complained),
+and when a claimed send was about to be handed over (so a dead worker's unsent claims can go again).
 
 Revision ID: 0007
 Revises: 0006
@@ -14,7 +15,8 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-COLUMNS = (("receipt", sa.String(16)), ("receipt_at", sa.DateTime(timezone=True)))
+COLUMNS = (("receipt", sa.String(16)), ("receipt_at", sa.DateTime(timezone=True)),
+           ("handed_at", sa.DateTime(timezone=True)))
 
 
 def upgrade() -> None:
