@@ -12,6 +12,7 @@ means queued again, and "cannot tell" means failed — never a blind resend.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,10 +20,11 @@ from datetime import datetime, timedelta
 from random import Random
 
 from loopline.actions.contact_policy import get_policy
-from loopline.actions.providers import channel_for
+from loopline.actions.providers import channel_for, delivery_rate
 from loopline.actions.suppression_list import do_suppress_contacts
 from loopline.actions.unsubscribe import Unsubscriber
 from loopline.domain.contact_policy import Priority
+from loopline.domain.ratelimit import TokenBucket
 from loopline.domain.recipients import recheck
 from loopline.domain.retries import retry_delay
 from loopline.domain.send_ledger import SendState
@@ -32,6 +34,8 @@ from loopline.services import Services
 from loopline.store.sql.send_ledger import Due
 
 MAX_ATTEMPTS = 5
+_BUCKETS: dict[tuple[str, str], TokenBucket] = {}  # (workspace, channel) → its provider's rate
+_BUCKETS_LOCK = threading.Lock()
 # A push service's answer for an uninstalled app (APNs 410, FCM UNREGISTERED): a reason, not a secret.
 TOKEN_GONE = "token_unregistered"  # noqa: S105
 # A send claimed this recently is handed over on its claim's own consent and suppression
@@ -47,6 +51,7 @@ class HandOver:
 
     outcomes: list[Settled] = field(default_factory=list)
     retry_at: dict[str, datetime] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)  # kept back by a provider's rate: not an attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,7 @@ def do_deliver_due(services: Services, *, now: datetime, limit: int = 1_000) -> 
     handed = hand_over(services, due, now=now)
     outcomes = handed.outcomes
     if outcomes:
-        services.send_ledger.settle(outcomes=outcomes, now=now, retry_at=handed.retry_at)
+        services.send_ledger.settle(outcomes=outcomes, now=now, retry_at=handed.retry_at, held=handed.held)
     counts = defaultdict(int, {state: sum(1 for o in outcomes if o[1] == state) for state in SendState})
     return DeliveryReport(len(due), counts[SendState.SENT], counts[SendState.FAILED], counts[SendState.SKIPPED],
                           counts[SendState.QUEUED])
@@ -77,7 +82,7 @@ def do_hand_over_taken(services: Services, taken: Sequence[Due], *, now: datetim
     if not taken:
         return 0
     handed = hand_over(services, taken, now=now)
-    services.send_ledger.settle(outcomes=handed.outcomes, now=now, retry_at=handed.retry_at)
+    services.send_ledger.settle(outcomes=handed.outcomes, now=now, retry_at=handed.retry_at, held=handed.held)
     return sum(1 for outcome in handed.outcomes if outcome[1] == SendState.SENT)
 
 
@@ -106,7 +111,10 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
                               topic=row.topic, priority=row.priority, send_key=row.send_key),
             ))
     attempts = {row.send_key: row.attempts for row in due}
-    for (workspace_id, channel), messages in ready.items():
+    for (workspace_id, channel), waiting in ready.items():
+        messages = _within_rate(services, handed, (workspace_id, channel), waiting, now=now)
+        if not messages:
+            continue
         carrier = channel_for(services, workspace_id=workspace_id, channel=channel)
         services.send_ledger.mark_handed(send_keys=[m.send_key for m in messages], now=now)
         answers = carrier.deliver(messages)
@@ -121,6 +129,32 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
                 handed.retry_at[answer.send_key] = now + retry_delay(
                     attempts[answer.send_key], retry_after_s=answer.retry_after_s, jitter=rng.random())
     return handed
+
+
+def _within_rate(services: Services, handed: HandOver, key: tuple[str, str], messages: list[Outbound], *,
+                 now: datetime) -> list[Outbound]:
+    """Return the messages the provider's rate allows now; queue the rest again, spread over the next seconds.
+
+    The bucket lives in this process: with several workers each keeps the rate, so a shared
+    limit is the rate divided among them (or a shared limiter, when workers scale out).
+    """
+    workspace_id, channel = key
+    rate = delivery_rate(services, workspace_id=workspace_id, channel=channel)
+    if rate is None:
+        return messages
+    clock = now.timestamp()
+    with _BUCKETS_LOCK:
+        bucket = _BUCKETS.get((workspace_id, channel))
+        if bucket is None or bucket.rate != rate:
+            bucket = _BUCKETS[(workspace_id, channel)] = TokenBucket(rate, max(1.0, rate), max(1.0, rate), clock)
+        allowed = min(len(messages), int(bucket.available(clock)))
+        bucket.take(allowed, clock)
+    for index, message in enumerate(messages[allowed:]):
+        handed.outcomes.append((message.send_key, SendState.QUEUED, "rate_limited",
+                                f"the provider allows {rate:g} messages per second"))
+        handed.retry_at[message.send_key] = now + timedelta(seconds=(index + 1) / rate)
+        handed.held.add(message.send_key)
+    return messages[:allowed]
 
 
 def _suppress_refused(services: Services, workspace_id: str, messages: Sequence[Outbound],

@@ -130,6 +130,13 @@ def do_remove_provider(services: Services, *, workspace_id: str, channel: str) -
     return services.providers.delete(workspace_id=workspace_id, channel=channel)
 
 
+def delivery_rate(services: Services, *, workspace_id: str, channel: str) -> float | None:
+    """Return the messages per second the workspace's provider for ``channel`` allows (None: no limit)."""
+    row = services.providers.get(workspace_id=workspace_id, channel=channel)
+    rate = row.settings.get("rate_per_second") if row is not None else None
+    return float(rate) if rate else None
+
+
 def channel_for(services: Services, *, workspace_id: str, channel: str) -> Channel:
     """Return what carries ``channel`` for the workspace: its own provider, else the default (the sandbox)."""
     row = services.providers.get(workspace_id=workspace_id, channel=channel)

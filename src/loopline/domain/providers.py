@@ -24,7 +24,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SmtpProvider(_Model):
+class _Provider(_Model):
+    # What the provider allows (a plan's messages per second): more waits in the queue.
+    rate_per_second: float | None = Field(default=None, gt=0, le=100_000)
+
+
+class SmtpProvider(_Provider):
     """Email through an SMTP relay, signed with the sending domain's DKIM key when one is given."""
 
     kind: Literal["smtp"]
@@ -55,7 +60,7 @@ class SmtpProvider(_Model):
         return self
 
 
-class SmsGatewayProvider(_Model):
+class SmsGatewayProvider(_Provider):
     """SMS through an HTTP gateway speaking the Twilio or the Kannel request shape."""
 
     kind: Literal["sms_gateway"]
@@ -75,7 +80,7 @@ class SmsGatewayProvider(_Model):
                             max_length=320)
 
 
-class FcmProvider(_Model):
+class FcmProvider(_Provider):
     """Native push through Firebase Cloud Messaging (HTTP v1), as the project's service account."""
 
     kind: Literal["fcm"]
@@ -85,7 +90,7 @@ class FcmProvider(_Model):
     concurrency: int = Field(default=50, ge=1, le=500)
 
 
-class ApnsProvider(_Model):
+class ApnsProvider(_Provider):
     """Native push to Apple devices over APNs (HTTP/2), with a token-based (.p8) provider key."""
 
     kind: Literal["apns"]
@@ -97,7 +102,7 @@ class ApnsProvider(_Model):
     concurrency: int = Field(default=50, ge=1, le=500)
 
 
-class WebPushProvider(_Model):
+class WebPushProvider(_Provider):
     """Web push to browsers' push services, signed with the workspace's VAPID key (RFC 8292)."""
 
     kind: Literal["web_push"]
@@ -108,7 +113,7 @@ class WebPushProvider(_Model):
     concurrency: int = Field(default=50, ge=1, le=500)
 
 
-class WebhookProvider(_Model):
+class WebhookProvider(_Provider):
     """Any channel handed to the workspace's own service: a signed JSON POST per message."""
 
     kind: Literal["webhook"]

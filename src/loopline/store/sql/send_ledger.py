@@ -10,7 +10,7 @@ order so two claims never deadlock; SQLite writers are serialised by ``BEGIN IMM
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -215,11 +215,12 @@ class SqlSendLedger:
         return taken
 
     def settle(self, *, outcomes: Sequence[tuple[str, SendState, str, str]], now: datetime,
-               retry_at: Mapping[str, datetime] | None = None) -> None:
+               retry_at: Mapping[str, datetime] | None = None, held: Collection[str] = ()) -> None:
         """Record how hand-offs ended: (send key, sent / failed / skipped / queued, reason, detail).
 
         A send queued again waits until its ``retry_at`` (backoff, or the provider's
-        Retry-After), or a minute when none is given.
+        Retry-After), or a minute when none is given; one ``held`` back before it was tried
+        (a provider's rate) does not count as an attempt.
         """
         retry_at = retry_at or {}
         with self._writer.begin() as conn:
@@ -242,6 +243,8 @@ class SqlSendLedger:
                 if state == SendState.QUEUED:
                     for row in rows:
                         row["b_not_before"] = retry_at.get(row["b_key"], now + RETRY_AFTER)
+                        row["b_spent"] = 0 if row["b_key"] in held else 1
+                    statement = statement.values(attempts=sends.c.attempts - 1 + sa.bindparam("b_spent"))
                 conn.execute(statement, rows)
 
     def mark_handed(self, *, send_keys: Sequence[str], now: datetime) -> None:
