@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from loopline.cli import admin, bench, demo, serve
+from loopline.cli import admin, analyze, bench, demo, serve
 from loopline.cli.errors import CliError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ serve.register(app)
 demo.register(app)
 admin.register(app)
 bench.register(app)
+analyze.register(app)
 # soft_wrap keeps each error on one line whatever the terminal width (or none).
 err = Console(stderr=True, soft_wrap=True)
 
