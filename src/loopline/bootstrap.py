@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from loopline.actions.campaign_runs import CampaignRunner
 from loopline.actions.ingest import IngestPipeline
@@ -11,6 +12,7 @@ from loopline.actions.keys import KeyRing
 from loopline.actions.projection import Projector
 from loopline.actions.scheduler import Scheduler
 from loopline.actions.segment_maintenance import SegmentMaintainer
+from loopline.channels.in_app import InAppChannel
 from loopline.channels.sandbox import SandboxChannel
 from loopline.config import Settings
 from loopline.domain.consent import CHANNELS
@@ -23,6 +25,7 @@ from loopline.store.mart import open_mart
 from loopline.store.secret_box import SecretBox
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.engine import create_store_engine
+from loopline.store.sql.in_app import SqlInAppStore
 from loopline.store.sql.journeys import SqlJourneyStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
@@ -32,6 +35,7 @@ from loopline.store.sql.providers import SqlProviderStore
 from loopline.store.sql.segments import SqlSegmentStore
 from loopline.store.sql.send_ledger import SqlSendLedger
 from loopline.store.sql.suppression_list import SqlSuppressionListStore
+from loopline.store.sql.tracking import SqlTrackingStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
 
@@ -44,7 +48,7 @@ def open_services(settings: Settings) -> Services:
     mart = open_mart(settings.resolved_analytics_url, events)
     clock = SystemClock()
     sandbox = SandboxChannel(engine, clock)
-    return Services(
+    services = Services(
         settings=settings,
         engine=engine,
         workspaces=SqlWorkspaceStore(engine),
@@ -67,7 +71,23 @@ def open_services(settings: Settings) -> Services:
         providers=SqlProviderStore(engine),
         secrets=SecretBox.for_settings(
             settings.secrets_key.get_secret_value() if settings.secrets_key else None, settings.data_dir),
+        in_app=SqlInAppStore(engine),
+        tracking=SqlTrackingStore(engine),
     )
+    # In-app messages are stored for the SDK to read, and listed in the outbox as well.
+    services.channels["in_app"] = InAppChannel(services.in_app, _ServicesClock(services), outbox=sandbox)
+    return services
+
+
+class _ServicesClock:
+    """The clock the services hold at the moment, for adapters built before it may be replaced (tests set one)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def now(self) -> datetime:
+        """Return the services' current time."""
+        return self._services.clock.now()
 
 
 @dataclass

@@ -159,6 +159,25 @@ class Settings(BaseSettings):
         default=200.0, gt=0, le=10_000,
         description="Longest a message template may take to render; past it the send fails with render_limit.",
     )
+    in_app_stream_max_seconds: float = Field(
+        default=60.0, gt=0, le=3_600,
+        description="Longest an in-app message stream stays open; the browser then reconnects by itself. "
+                    "A graceful shutdown waits for open streams this long at most.",
+    )
+    in_app_stream_poll_s: float = Field(
+        default=1.0, gt=0, le=60,
+        description="How often each server process looks for new in-app messages for its open streams.",
+    )
+    tracking_link_days: int = Field(
+        default=365, ge=1, le=3_650,
+        description="How long tracked links in messages keep redirecting (and open pixels keep counting); "
+                    "an older link answers 404.",
+    )
+    deferred_link_minutes: int = Field(
+        default=60, ge=1, le=7 * 24 * 60,
+        description="How long after a click on a phone without the app the app's first open may claim it "
+                    "(deferred deep link).",
+    )
     log_level: str = Field(default="INFO", description="Log level for the server and workers.")
 
     @classmethod

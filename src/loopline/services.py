@@ -13,6 +13,7 @@ from loopline.domain.events import IngestLimits
 from loopline.ports import Channel, Clock, EventStore, GeoLocator, Mart
 from loopline.store.secret_box import SecretBox
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
+from loopline.store.sql.in_app import SqlInAppStore
 from loopline.store.sql.journeys import SqlJourneyStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
@@ -22,6 +23,7 @@ from loopline.store.sql.providers import SqlProviderStore
 from loopline.store.sql.segments import SqlSegmentStore
 from loopline.store.sql.send_ledger import SqlSendLedger
 from loopline.store.sql.suppression_list import SqlSuppressionListStore
+from loopline.store.sql.tracking import SqlTrackingStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
 
@@ -58,6 +60,8 @@ class Services:
     channels: dict[str, Channel]  # by channel name: the default for a workspace without its own provider
     providers: SqlProviderStore
     secrets: SecretBox
+    in_app: SqlInAppStore  # in-app messages as the SDK reads them
+    tracking: SqlTrackingStore  # tracked links, clicks and opens, deferred deep links, link settings
 
     def close(self) -> None:
         """Release every store: the mart first, as it may share the event store's database."""

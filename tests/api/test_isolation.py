@@ -61,6 +61,7 @@ BODIES: dict[Operation, dict[str, Any]] = {
     ("PUT", "/api/v1/journeys/{journey_id}"): {"json": JOURNEY},
     ("PUT", "/api/v1/contact-policy"): {"json": {"caps": [{"limit": 0, "window_hours": 24}],
                                                  "default_time_zone": "Europe/Paris"}},
+    ("PUT", "/api/v1/link-settings"): {"json": {"utm": False, "web_domains": ["mallory.example"]}},
     ("POST", "/api/v1/campaigns"): {"json": CAMPAIGN},
     ("PUT", "/api/v1/campaigns/{campaign_id}"): {"json": CAMPAIGN},
     ("POST", "/api/v1/campaigns/{campaign_id}/preview"): {"json": {"profile": "u-ana"}},
@@ -172,6 +173,8 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
     # A campaign that ran: ledger rows, an outbox message, a contact policy of A's own.
     assert client.put("/api/v1/contact-policy", headers=secret,
                       json={"default_time_zone": "Pacific/Chatham"}).status_code == 200
+    assert client.put("/api/v1/link-settings", headers=secret,
+                      json={"link_domain": "sentinel-links.example"}).status_code == 200
     campaign = client.post("/api/v1/campaigns", headers=secret, json={"name": "sentinel-campaign", "definition": {
         "audience": {"segments": [segment.json()["id"]]}, "channels": ["in_app", "sms"], "every_channel": True,
         "variants": [{"name": "sentinel-variant", "split": 100, "content": {
@@ -202,7 +205,7 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
         "sentinel-order", "4242", "u-gone", "gone@example.com", "sentinel-key-label", "sentinel-note",
         *tenant.segment_ids, "sentinel-segment", *tenant.campaign_ids, "sentinel-campaign", "sentinel-variant",
         "sentinel-content", "Pacific/Chatham", *tenant.journey_ids, "sentinel-journey", "sentinel-thanks",
-        "sentinel-smtp.example", "sentinel-smtp-user", "sentinel-password",
+        "sentinel-smtp.example", "sentinel-smtp-user", "sentinel-password", "sentinel-links.example",
     }
     return tenant
 
@@ -222,6 +225,7 @@ def snapshot(client: TestClient, a: WorkspaceCreated, tenant: Tenant) -> dict[st
     for segment_id in tenant.segment_ids:
         state[segment_id] = client.get(f"/api/v1/segments/{segment_id}/members", headers=secret).json()
     state["policy"] = client.get("/api/v1/contact-policy", headers=secret).json()
+    state["link_settings"] = client.get("/api/v1/link-settings", headers=secret).json()
     state["campaigns"] = client.get("/api/v1/campaigns", headers=secret).json()
     state["outbox"] = client.get("/api/v1/outbox", headers=secret).json()
     state["sends"] = client.get("/api/v1/profiles/u-ana/sends", headers=secret).json()

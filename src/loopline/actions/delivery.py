@@ -22,6 +22,7 @@ from random import Random
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.providers import channel_for, delivery_rate
 from loopline.actions.suppression_list import do_suppress_contacts
+from loopline.actions.tracking import LinkTracker
 from loopline.actions.unsubscribe import Unsubscriber
 from loopline.domain.contact_policy import Priority
 from loopline.domain.ratelimit import TokenBucket
@@ -93,6 +94,7 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
     rng = rng or Random()  # noqa: S311 - jitter spreads retries apart; it guards nothing
     ready: dict[tuple[str, str], list[Outbound]] = defaultdict(list)  # by (workspace, channel)
     links = Unsubscriber(services)
+    tracker = LinkTracker(services, due, now=now)  # click and open tracking (see actions/tracking.py)
     for workspace_id, rows in _by_workspace(due).items():
         refusals = _recheck(services, workspace_id, [row for row in rows if now - row.claimed_at > FRESH])
         for row in rows:
@@ -103,13 +105,14 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
             if row.send_key in refusals:
                 outcomes.append((row.send_key, SendState.SKIPPED, *refusals[row.send_key]))
                 continue
-            payload = row.payload
+            payload = tracker.track(row)
             ready[(row.workspace_id, row.channel)].append(Outbound(
                 row.send_key, row.workspace_id, row.source_id, row.profile_id, row.channel, row.address,
                 payload.get("subject"), str(payload.get("body", "")), payload.get("url"), payload.get("options"),
                 links.url_for(workspace_id=row.workspace_id, profile_id=row.profile_id, channel=row.channel,
                               topic=row.topic, priority=row.priority, send_key=row.send_key),
             ))
+    tracker.save()
     attempts = {row.send_key: row.attempts for row in due}
     for (workspace_id, channel), waiting in ready.items():
         messages = _within_rate(services, handed, (workspace_id, channel), waiting, now=now)

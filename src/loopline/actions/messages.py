@@ -11,6 +11,7 @@ import orjson
 
 from loopline.domain.campaigns import CampaignDefinition, Content
 from loopline.domain.email_html import EmailHtmlRejected, email_html
+from loopline.domain.links import content_link_problems
 from loopline.domain.templates import (
     CompiledTemplate,
     RenderFailed,
@@ -36,7 +37,7 @@ class CompiledContent:
     subject: CompiledTemplate | None
     body: CompiledTemplate
     url: CompiledTemplate | None
-    options: dict[str, Any] | None = None  # rich push options, passed through as given
+    options: dict[str, Any] | None = None  # the channel's options (rich push, in-app), passed through as given
 
 
 def compile_content(
@@ -58,10 +59,14 @@ def compile_content(
             problems.append({"path": f"{path}.{part}", "message": error.message, "code": error.code})
         except EmailHtmlRejected as error:
             problems.append({"path": f"{path}.{part}", "message": str(error), "code": "invalid_email_html"})
+    # Links that could run code or lead somewhere unexpected are refused now (docs/tracking.md).
+    problems.extend(content_link_problems(channel=channel, body=content.body, url=content.url, path=path))
     body = parts["body"]
     if problems or body is None:
         return None, problems
-    options = content.push.model_dump(mode="json", exclude_defaults=True) if content.push is not None else None
+    # A channel's own options (rich push, or an in-app message's layout and display rules) travel as given.
+    extra = content.push if content.push is not None else content.in_app
+    options = extra.model_dump(mode="json", exclude_defaults=True) if extra is not None else None
     return CompiledContent(parts["subject"], body, parts["url"], options or None), problems
 
 

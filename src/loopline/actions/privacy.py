@@ -50,7 +50,7 @@ def iter_export(services: Services, *, workspace_id: str, reference: str) -> Ite
 
 
 def do_erase(services: Services, *, workspace_id: str, reference: str) -> ErasureRow:
-    """Erase a person: profile, identities, devices, consents, events, pending sends; suppress their ids.
+    """Erase a person: profile, identities, devices, consents, events, sends, messages; suppress their ids.
 
     Repeating a request for the same reference returns the job it started.
     """
@@ -90,8 +90,10 @@ def do_erase(services: Services, *, workspace_id: str, reference: str) -> Erasur
     services.journeys.forget_profiles(workspace_id=workspace_id, profile_ids=[profile.profile_id, *merged_away],
                                       now=now)
     for gone in (profile.profile_id, *merged_away):
+        services.tracking.forget_profile(workspace_id=workspace_id, profile_id=gone)  # reads the sends: first
         services.send_ledger.forget_profile(workspace_id=workspace_id, profile_id=gone, now=now)
         services.sandbox.forget_profile(workspace_id=workspace_id, profile_id=gone)
+        services.in_app.forget_profile(workspace_id=workspace_id, profile_id=gone)
     services.privacy.finish_erasure(erasure_id=job.id, deleted_events=deleted, now=services.clock.now())
     finished = services.privacy.get_erasure(workspace_id=workspace_id, erasure_id=job.id)
     assert finished is not None  # written just above in this workspace

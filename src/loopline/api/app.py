@@ -18,6 +18,7 @@ from loopline.api import (
     campaigns,
     exports,
     hooks,
+    in_app,
     ingest,
     journeys,
     management,
@@ -25,6 +26,7 @@ from loopline.api import (
     reports,
     segments,
     suppression_list,
+    tracking,
     unsubscribe,
 )
 from loopline.api.auth import access_workspace, require_admin
@@ -71,9 +73,10 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     )
     app.state.runtime = runtime
     app.state.admin_token = admin_token
-    # Write keys are public by design (they ship in web pages), so any origin may ingest.
+    # Write keys are public by design (they ship in web pages), so any origin may ingest and
+    # read its in-app messages (GET). No route reads cookies: a page can only use keys it holds.
     app.add_middleware(
-        CORSMiddleware, allow_origins=["*"], allow_methods=["POST", "OPTIONS"],
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"], max_age=86_400,
     )
     install_error_handlers(app)
@@ -81,7 +84,8 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     app.add_middleware(ingest.IngestFastPath, fastapi_app=app)
     routers = (
         ingest.router, management.router, suppression_list.router, exports.router, segments.router, reports.router,
-        campaigns.router, journeys.router, providers.router, hooks.router, unsubscribe.router,
+        campaigns.router, journeys.router, providers.router, hooks.router, unsubscribe.router, in_app.router,
+        tracking.router,
     )
     for router in routers:
         app.include_router(router)

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from loopline.domain.consent import CHANNELS, TOPIC
 from loopline.domain.contact_policy import Priority, check_zone, zone_of
+from loopline.domain.in_app import InAppOptions
 from loopline.domain.push import PushOptions
 from loopline.domain.segments.definition import PropertyFilter, problems_of, unstorable_text
 
@@ -94,13 +95,15 @@ class Content(_Model):
     """One channel's message: a subject or title where the channel has one, a body, an optional link.
 
     ``push`` carries the rich push options (image, buttons, badge, sound, collapse key, TTL)
-    of a push or web push message.
+    of a push or web push message; ``in_app`` the layout, buttons and display rules of an
+    in-app message.
     """
 
     subject: str | None = Field(default=None, max_length=2_000)
     body: str = Field(min_length=1, max_length=100_000)
     url: str | None = Field(default=None, max_length=2_000)
     push: PushOptions | None = None
+    in_app: InAppOptions | None = None
 
 
 class Variant(_Model):
@@ -117,10 +120,13 @@ class Variant(_Model):
 
 
 def check_push_options(content: dict[Channel, Content]) -> None:
-    """Raise ValueError when rich push options are given for a channel that is not push or web push."""
+    """Raise ValueError when rich push options are given for a channel that is not push or web push,
+    or in-app options for a channel that is not in_app."""
     for channel, message in content.items():
         if message.push is not None and channel not in PUSH_CHANNELS:
             raise ValueError(f"push options belong to push or web_push content, not to {channel}")
+        if message.in_app is not None and channel != "in_app":
+            raise ValueError(f"in_app options belong to in_app content, not to {channel}")
 
 
 class Window(_Model):

@@ -20,6 +20,7 @@ SMS_DELIVERED = "SMS Delivered"
 SMS_CLICKED = "SMS Link Clicked"
 IN_APP_VIEWED = "In-App Message Viewed"
 IN_APP_CLICKED = "In-App Message Clicked"
+IN_APP_DISMISSED = "In-App Message Dismissed"
 WEB_PUSH_RECEIVED = "Web Push Received"
 WEB_PUSH_CLICKED = "Web Push Clicked"
 

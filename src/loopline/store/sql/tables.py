@@ -382,3 +382,67 @@ channel_providers = sa.Table(
     sa.Column("secret_names", Json, nullable=False),
     sa.Column("updated_at", When, nullable=False),
 )
+
+# Tracked links: one row per link of a handed-over message (``position`` 1, 2…) and one for its
+# open pixel (``position`` 0). ``id`` is the token in the link; ``url`` is exactly where it
+# redirects (UTM parameters included), ``screen`` the app screen of a smart link.
+tracked_links = sa.Table(
+    "tracked_links",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("send_key", sa.String(44), nullable=False),
+    sa.Column("position", sa.SmallInteger, nullable=False),
+    sa.Column("label", sa.String(100), nullable=False, server_default=""),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("screen", sa.Text),
+    sa.Column("created_at", When, nullable=False),
+    sa.Index("ix_tracked_links_send", "workspace_id", "send_key"),
+)
+
+# Every click on a tracked link and every load of an open pixel, people's and machines' (``bot``).
+link_hits = sa.Table(
+    "link_hits",
+    metadata,
+    sa.Column("id", sa.String(26), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("link_id", sa.String(24), nullable=False),
+    sa.Column("send_key", sa.String(44), nullable=False),
+    sa.Column("at", When, nullable=False),
+    sa.Column("bot", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False, server_default=""),
+    sa.Column("route", sa.String(8), nullable=False),
+    sa.Column("device", sa.String(16), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Index("ix_link_hits_link", "link_id", "at"),
+    sa.Index("ix_link_hits_send", "send_key", "at"),
+)
+
+# Clicks on phones that went to the app page (the app may be missing): the app's first open
+# claims one, by the click id in Android's install referrer or by the device's fingerprint
+# (a keyed hash of its address, its platform and OS version), once, within a window.
+deferred_links = sa.Table(
+    "deferred_links",
+    metadata,
+    sa.Column("click_id", sa.String(32), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("link_id", sa.String(24), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("os_version", sa.String(16), nullable=False, server_default=""),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("claimed_at", When),
+    sa.Index("ix_deferred_links_match", "workspace_id", "fingerprint", "created_at"),
+)
+
+# A workspace's link settings: UTM parameters, its apps for smart deep links, its link domain
+# (unique: the .well-known documents of a link domain name that one workspace's apps).
+link_settings = sa.Table(
+    "link_settings",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("settings", Json, nullable=False),
+    sa.Column("link_domain", sa.String(253)),
+    sa.Column("updated_at", When, nullable=False),
+    sa.UniqueConstraint("link_domain", name="uq_link_settings_domain"),
+)
