@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -40,15 +41,23 @@ class Relay:
         return "250 Message accepted for delivery"
 
 
-@pytest.fixture
-def relay() -> Iterator[tuple[Relay, int]]:
-    handler, port = Relay(), free_port()
+@contextmanager
+def smtp_server(handler: Any) -> Iterator[int]:
+    """Run a real SMTP server with ``handler`` on a free local port for the block; yield the port."""
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield handler, port
+        yield port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def relay() -> Iterator[tuple[Relay, int]]:
+    handler = Relay()
+    with smtp_server(handler) as port:
+        yield handler, port
 
 
 @pytest.fixture(scope="module")

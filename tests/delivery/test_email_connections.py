@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from loopline.channels.email import SmtpChannel, SmtpSettings, Unsubscribe, compose
 from loopline.ports import Outbound
-from tests.delivery.conftest import free_port
+from tests.delivery.conftest import free_port, smtp_server
 
 
 class Sessions:
@@ -43,13 +42,9 @@ class Sessions:
 
 @pytest.fixture
 def sessions() -> Iterator[tuple[Sessions, int]]:
-    handler, port = Sessions(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    handler = Sessions()
+    with smtp_server(handler) as port:
         yield handler, port
-    finally:
-        controller.stop()
 
 
 def _message(number: int, address: str | None = None, subject: str = "Hello") -> Outbound:

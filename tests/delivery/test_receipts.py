@@ -123,11 +123,10 @@ def test_unreadable_event_documents_are_refused_with_a_code(mailed, body):
     assert answer.json()["error"]["code"] in ("invalid_json", "invalid_events")
 
 
-def test_sms_delivery_reports_from_twilio_and_kannel(shop, flaky):  # noqa: F811 - the imported fixture
+def _texted(shop, provider: dict[str, str]) -> tuple[dict[str, object], str]:
+    """Send one SMS campaign through ``provider``; return the send and where the gateway was told to report."""
     shop.ingest([person("u-fine", phone=FINE)])
     shop.policy(opt_in_channels=[])
-    provider = {"kind": "sms_gateway", "shape": "twilio", "base_url": flaky, "sender": "+15017122661",
-                "account": "AC1", "secret": "token"}
     assert shop.client.put("/api/v1/channels/providers", headers=shop.headers,
                            json={"channel": "sms", "provider": provider}).status_code == 200
     campaign = shop.campaign(shop.segment(), channels=["sms"], variants=[
@@ -135,9 +134,15 @@ def test_sms_delivery_reports_from_twilio_and_kannel(shop, flaky):  # noqa: F811
     shop.move(campaign["id"], "schedule")
     shop.tick()
     (send,) = shop.sends("u-fine")
+    (report_to,) = [c for c in FlakyGateway.callbacks if c]
+    return send, report_to
+
+
+def test_sms_delivery_reports_from_twilio_and_kannel(shop, flaky):  # noqa: F811 - the imported fixture
+    send, callback = _texted(shop, {"kind": "sms_gateway", "shape": "twilio", "base_url": flaky,
+                                    "sender": "+15017122661", "account": "AC1", "secret": "token"})
     assert send["state"] == "sent"
     # The gateway was told where to report, for this very send.
-    (callback,) = [c for c in FlakyGateway.callbacks if c]
     assert parse_qs(urlsplit(callback).query)["send_key"] == [send["send_key"]]
     url = f"http://testserver{urlsplit(callback).path}?{urlsplit(callback).query}"
 
@@ -160,18 +165,8 @@ def test_sms_delivery_reports_from_twilio_and_kannel(shop, flaky):  # noqa: F811
 
 
 def test_kannel_reports_carry_our_signature_of_the_send(shop, flaky):  # noqa: F811 - the imported fixture
-    shop.ingest([person("u-fine", phone=FINE)])
-    shop.policy(opt_in_channels=[])
-    provider = {"kind": "sms_gateway", "shape": "kannel", "base_url": flaky, "sender": "SHOP",
-                "account": "loopline", "secret": "secret"}
-    assert shop.client.put("/api/v1/channels/providers", headers=shop.headers,
-                           json={"channel": "sms", "provider": provider}).status_code == 200
-    campaign = shop.campaign(shop.segment(), channels=["sms"], variants=[
-        {"name": "A", "split": 100, "content": {"sms": {"body": "Sale"}}}])
-    shop.move(campaign["id"], "schedule")
-    shop.tick()
-    (send,) = shop.sends("u-fine")
-    (dlr,) = [c for c in FlakyGateway.callbacks if c]
+    send, dlr = _texted(shop, {"kind": "sms_gateway", "shape": "kannel", "base_url": flaky, "sender": "SHOP",
+                               "account": "loopline", "secret": "secret"})
     assert dlr.endswith("&status=%d")
     path = urlsplit(dlr).path
     query = {k: v[0] for k, v in parse_qs(urlsplit(dlr.replace("%d", "1")).query).items()}
