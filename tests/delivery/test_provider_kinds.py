@@ -7,17 +7,20 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import orjson
 import pytest
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from loopline.actions.delivery import do_deliver_due
 from loopline.actions.providers import channel_for
 from loopline.domain.webhooks import verify_signature
+from loopline.store.secret_box import SecretBox
 from tests.engagement.conftest import person
 
 
@@ -157,3 +160,25 @@ def test_an_smtp_provider_spreads_batches_over_its_connections(shop):
     assert carrier.settings.connections == 3  # type: ignore[attr-defined]
     _refused(_put(shop, "email", {**relay, "connections": 0}), "connections")
     _refused(_put(shop, "email", {**relay, "connections": 50}), "connections")
+
+
+def test_a_provider_that_cannot_be_built_holds_its_messages_until_it_is_fixed(shop, receiver):
+    shop.ingest([person("u-1", phone="+4915100000009", firstName="Ada")])
+    shop.policy(opt_in_channels=[])
+    services = shop.runtime.services
+    services.settings = services.settings.model_copy(update={"webhook_allowed_networks": ["127.0.0.1/32"]})
+    url = f"http://127.0.0.1:{receiver}/loopline"
+    assert _put(shop, "sms", {"kind": "webhook", "url": url, "signing_secret": SECRET}).status_code == 200
+    right_key = services.secrets
+    services.secrets = SecretBox(Fernet.generate_key())  # the operator changed secrets_key: nothing opens
+    campaign = shop.campaign(shop.segment(), channels=["sms"], variants=[
+        {"name": "A", "split": 100, "content": {"sms": {"body": "Hi"}}}])
+    shop.move(campaign["id"], "schedule")
+    shop.tick()
+    (held,) = shop.sends("u-1")
+    assert (held["state"], held["reason"]) == ("queued", "provider_unusable")
+    assert Receiver.got == []
+    services.secrets = right_key  # fixed: the message goes on its next try, once
+    do_deliver_due(services, now=shop.clock.at + timedelta(hours=1))
+    assert len(Receiver.got) == 1
+    assert shop.sends("u-1")[0]["state"] == "sent"

@@ -32,6 +32,7 @@ from loopline.domain.send_ledger import SendState
 from loopline.domain.suppression_list import SuppressionBatchRejected, SuppressionRejected
 from loopline.ports import Delivery, Outbound
 from loopline.services import Services
+from loopline.store.secret_box import SecretsUnreadable
 from loopline.store.sql.send_ledger import Due
 
 MAX_ATTEMPTS = 5
@@ -93,7 +94,7 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
     outcomes = handed.outcomes
     rng = rng or Random()  # noqa: S311 - jitter spreads retries apart; it guards nothing
     ready: dict[tuple[str, str], list[Outbound]] = defaultdict(list)  # by (workspace, channel)
-    links = Unsubscriber(services)
+    unsubscribe_links = Unsubscriber(services)
     tracker = LinkTracker(services, due, now=now)  # click and open tracking (see actions/tracking.py)
     for workspace_id, rows in _by_workspace(due).items():
         refusals = _recheck(services, workspace_id, [row for row in rows if now - row.claimed_at > FRESH])
@@ -109,7 +110,7 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
             ready[(row.workspace_id, row.channel)].append(Outbound(
                 row.send_key, row.workspace_id, row.source_id, row.profile_id, row.channel, row.address,
                 payload.get("subject"), str(payload.get("body", "")), payload.get("url"), payload.get("options"),
-                links.url_for(workspace_id=row.workspace_id, profile_id=row.profile_id, channel=row.channel,
+                unsubscribe_links.url_for(workspace_id=row.workspace_id, profile_id=row.profile_id, channel=row.channel,
                               topic=row.topic, priority=row.priority, send_key=row.send_key),
             ))
     tracker.save()
@@ -118,9 +119,16 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
         messages = _within_rate(services, handed, (workspace_id, channel), waiting, now=now)
         if not messages:
             continue
-        carrier = channel_for(services, workspace_id=workspace_id, channel=channel)
-        services.send_ledger.mark_handed(send_keys=[m.send_key for m in messages], now=now)
-        answers = carrier.deliver(messages)
+        try:
+            carrier = channel_for(services, workspace_id=workspace_id, channel=channel)
+        except (ValueError, SecretsUnreadable) as error:
+            # A provider that cannot be built (credentials sealed with another key, a setting
+            # the channel refuses) sends nothing: the messages wait for it to be fixed.
+            answers = [Delivery(m.send_key, accepted=False, permanent=False, reason="provider_unusable",
+                                detail=str(error)[:500]) for m in messages]
+        else:
+            services.send_ledger.mark_handed(send_keys=[m.send_key for m in messages], now=now)
+            answers = carrier.deliver(messages)
         _suppress_refused(services, workspace_id, messages, answers)
         for answer in answers:
             if answer.accepted:
