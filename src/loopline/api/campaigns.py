@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from loopline.actions.campaign_results import campaign_results
 from loopline.actions.campaigns import (
     CampaignNotFound,
     CampaignRejected,
@@ -196,6 +197,14 @@ async def report(request: Request, campaign_id: str, workspace_id: Workspace) ->
     return {"campaign_id": row.id, "status": row.status, "status_reason": row.status_reason,
             "holdout_percent": definition.holdout_percent, "by_state": tally,
             "totals": {state: sum(reasons.values()) for state, reasons in tally.items()}}
+
+
+@router.get(f"{CAMPAIGN}/results", responses={404: {"description": "No such campaign in this workspace."}})
+async def results(request: Request, campaign_id: str, workspace_id: Workspace) -> dict[str, Any]:
+    """Return the campaign's funnel per variant and channel, and its uplift over the control groups."""
+    result: dict[str, Any] = await _call(campaign_results, request, workspace_id=workspace_id,
+                                         campaign_id=campaign_id)
+    return result
 
 
 def _profile_id(services: Services, workspace_id: str, reference: str) -> str:

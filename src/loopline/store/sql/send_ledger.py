@@ -336,6 +336,31 @@ class SqlSendLedger:
             rows = conn.execute(query.order_by(sends.c.created_at.desc(), sends.c.send_key).limit(limit)).all()
         return [as_dict(row) for row in rows]
 
+    def campaign_decisions(self, *, workspace_id: str, campaign_id: str) -> list[dict[str, Any]]:
+        """Return a campaign's rows (its runs, not its test sends), by customer and decision time.
+
+        Each row has ``send_key``, ``profile_id``, ``channel``, ``variant``, ``state``, ``reason``,
+        ``created_at`` (timezone-aware) and ``receipt``.
+        """
+        query = sa.select(sends.c.send_key, sends.c.profile_id, sends.c.channel, sends.c.variant, sends.c.state,
+                          sends.c.reason, sends.c.created_at, sends.c.receipt).where(
+            sends.c.workspace_id == workspace_id, sends.c.source_kind == "campaign", sends.c.source_id == campaign_id,
+        ).order_by(sends.c.profile_id, sends.c.created_at, sends.c.send_key)
+        with self._engine.connect() as conn:
+            return [{**as_dict(row), "created_at": aware(row.created_at)} for row in conn.execute(query)]
+
+    def sent_elsewhere(self, *, workspace_id: str, profile_ids: Sequence[str], other_than: str, since: datetime,
+                       until: datetime) -> list[tuple[str, datetime]]:
+        """Return (customer, sent at) of messages of other campaigns and journeys sent to them in a time range."""
+        query = sa.select(sends.c.profile_id, sends.c.sent_at).where(
+            sends.c.workspace_id == workspace_id, sends.c.profile_id.in_(list(profile_ids)),
+            sends.c.state == SendState.SENT, sends.c.source_kind != "test", sends.c.source_id != other_than,
+            sends.c.sent_at >= since, sends.c.sent_at <= until,
+        )
+        with self._engine.connect() as conn:
+            found = [(str(row.profile_id), aware(row.sent_at)) for row in conn.execute(query)]
+        return [(profile_id, sent_at) for profile_id, sent_at in found if sent_at is not None]  # sent rows have one
+
     def tally(self, *, workspace_id: str, source_id: str, occurrence: str | None = None) -> dict[str, dict[str, int]]:
         """Return how many sends of a source are in each state, and per reason."""
         query = sa.select(sends.c.state, sends.c.reason, sa.func.count()).where(
