@@ -54,7 +54,7 @@ def test_results_count_the_funnel_and_measure_the_uplift_over_the_control_group(
     campaign = shop.campaign(shop.segment(), holdout_percent=50, success_metric=METRIC, variants=[
         {"name": "A", "split": 50, "content": {"email": {"subject": "A", "body": "a"}}},
         {"name": "B", "split": 50, "content": {"email": {"subject": "B", "body": "b"}}},
-    ])
+    ], costs={"fixed": 100, "per_message": 0.5})
     shop.move(campaign["id"], "schedule")
     shop.tick()
     rows = {f"u-{index:05d}": shop.sends(f"u-{index:05d}", source_id=campaign["id"]) for index in range(40)}
@@ -147,6 +147,16 @@ def test_results_count_the_funnel_and_measure_the_uplift_over_the_control_group(
            compare_means(_mean([revenue[user] for user in treated]), _mean([revenue[user] for user in control]))
            .as_json())
     assert treatment["outcomes"]["conversion"]["lift"] > 0
+
+    # What it cost and returned: per message, per click, per conversion; ROI on all revenue and
+    # on the revenue over the holdout's.
+    cost = 100 + 0.5 * len(treated)
+    earned = sum(revenue[user] for user in treated)
+    extra = (earned / len(treated) - 40.0 / len(control)) * len(treated)
+    _close(body["costs"], {
+        "currency": "EUR", "cost": cost, "cost_per_message": cost / len(treated), "cost_per_response": cost / 2,
+        "cost_per_conversion": cost / 8, "revenue": earned, "roi": (earned - cost) / cost,
+        "incremental_revenue": extra, "incremental_roi": (extra - cost) / cost})
 
     by_variant = {group["group"]: group for group in uplift["variants_vs_control"]["groups"]}
     for variant in ("A", "B"):

@@ -20,6 +20,7 @@ from typing import Any
 from loopline.actions.campaigns import definition_of, get_campaign
 from loopline.actions.mart import do_sync_mart
 from loopline.domain.campaigns import SuccessMetric
+from loopline.domain.economics import economics
 from loopline.domain.engagement import SEND_KEY, engagement_events
 from loopline.domain.experiments import Mean, Proportion, Summary, analyze
 from loopline.query.campaign_results import CHUNK, goal_events_sql
@@ -157,7 +158,12 @@ def campaign_results(services: Services, workspace_id: str, campaign_id: str) ->
     for funnel in funnels.values():
         for reason, count in funnel.skipped.items():
             skipped[reason] += count
+    treated = [f for (group, _, _), f in funnels.items() if group == TREATMENT]
     return {
+        "costs": None if definition.costs is None else economics(
+            definition.costs, sent=sum(f.sent for f in treated), responded=sum(f.clicked for f in treated),
+            converted=arms[TREATMENT].converted, revenue=arms[TREATMENT].revenue,
+            incremental_revenue=_incremental_revenue(arms, with_revenue)),
         "campaign_id": row.id,
         "status": row.status,
         "holdout_percent": definition.holdout_percent,
@@ -178,6 +184,14 @@ def campaign_results(services: Services, workspace_id: str, campaign_id: str) ->
                                                     arms.get(GLOBAL_CONTROL), GLOBAL_CONTROL, with_revenue),
         },
     }
+
+
+def _incremental_revenue(arms: dict[str, _Arm], with_revenue: bool) -> float | None:
+    """Return the revenue over what the holdout's rate would have brought (None without revenue or holdout)."""
+    treated, control = arms.get(TREATMENT), arms.get(CONTROL) or arms.get(GLOBAL_CONTROL)
+    if not with_revenue or treated is None or not treated.customers or control is None or not control.customers:
+        return None
+    return (treated.revenue / treated.customers - control.revenue / control.customers) * treated.customers
 
 
 def _compare(groups: dict[str, _Arm], control: _Arm | None, name: str, with_revenue: bool) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from loopline.domain.consent import CHANNELS, TOPIC
 from loopline.domain.contact_policy import Priority, check_zone, zone_of
+from loopline.domain.economics import Costs
 from loopline.domain.in_app import InAppOptions
 from loopline.domain.push import PushOptions
 from loopline.domain.segments.definition import PropertyFilter, problems_of, unstorable_text
@@ -184,6 +185,7 @@ class CampaignDefinition(_Model):
     offer: str | None = Field(default=None, max_length=200)
     expires_after_hours: float | None = Field(default=None, gt=0, le=24 * 90)
     schedule: Schedule = Field(default_factory=Schedule)
+    costs: Costs | None = None
 
     @field_validator("topic")
     @classmethod
