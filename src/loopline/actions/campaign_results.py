@@ -5,7 +5,10 @@ held out in the control group); the mart says what they did afterwards. Treatmen
 are measured the same way, from the decision time (control customers get no message, so a
 send time would measure the two arms differently): intent to treat, one outcome per customer.
 The funnel credits a conversion by last touch: to this campaign's latest decision before it,
-unless another campaign's or journey's message was sent to the customer in between.
+unless another campaign's or journey's message was sent to the customer in between; or, by
+first touch, to this campaign's earliest decision whose window holds it, unless another
+message reached the customer earlier within the window. A best-time campaign is also
+measured against its fixed-time control: the treated customers sent at the run's own time.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from loopline.domain.campaigns import SuccessMetric
 from loopline.domain.economics import economics
 from loopline.domain.engagement import SEND_KEY, engagement_events
 from loopline.domain.experiments import Mean, Proportion, Summary, analyze
+from loopline.domain.send_times import in_fixed_time_control
 from loopline.query.campaign_results import CHUNK, goal_events_sql
 from loopline.query.lookups import engaged_sql
 from loopline.services import Services
@@ -30,10 +34,12 @@ from loopline.services import Services
 CONTROL = "control_group"
 GLOBAL_CONTROL = "global_control_group"
 TREATMENT = "treatment"
-ATTRIBUTION = "last_touch"
+LAST_TOUCH, FIRST_TOUCH = "last_touch", "first_touch"
+ATTRIBUTION_MODELS = (LAST_TOUCH, FIRST_TOUCH)
+BEST_TIME, FIXED_TIME = "best_time", "fixed_time"
 DELIVERED = ("delivered", "complained")  # a complaint is about a message that arrived
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_OPENED, _CLICKED = engagement_events("opened", None), engagement_events("clicked", None)
+_OPENED, _CLICKED = frozenset(engagement_events("opened", None)), frozenset(engagement_events("clicked", None))
 
 
 @dataclass(slots=True)
@@ -79,12 +85,16 @@ class _Arm:
     converted: int = 0
     revenue: float = 0.0
     revenue_squares: float = 0.0
+    opened: int = 0
+    clicked: int = 0
 
-    def add(self, converted: bool, revenue: float) -> None:
+    def add(self, converted: bool, revenue: float, *, opened: bool = False, clicked: bool = False) -> None:
         self.customers += 1
         self.converted += int(converted)
         self.revenue += revenue
         self.revenue_squares += revenue * revenue
+        self.opened += int(opened)
+        self.clicked += int(clicked)
 
     def outcomes(self, with_revenue: bool) -> dict[str, Summary]:
         """Return the conversion rate, and the revenue per customer from its count and sums of squares."""
@@ -100,11 +110,16 @@ class _Arm:
         return {"customers": self.customers, "converted": self.converted, "revenue": self.revenue}
 
 
-def campaign_results(services: Services, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+def campaign_results(services: Services, workspace_id: str, campaign_id: str, *,
+                     attribution: str = LAST_TOUCH) -> dict[str, Any]:
     """Return the campaign's funnel, its uplift over the control groups, and how conversions were attributed.
 
-    Raise ``CampaignNotFound`` for a campaign of another workspace.
+    ``attribution`` is ``last_touch`` or ``first_touch`` (the funnel's credit; the uplift is
+    intent to treat whatever the model). Raise ``CampaignNotFound`` for a campaign of another
+    workspace.
     """
+    if attribution not in ATTRIBUTION_MODELS:
+        raise ValueError(f"unknown attribution model {attribution!r}")
     row = get_campaign(services, workspace_id=workspace_id, campaign_id=campaign_id)
     definition = definition_of(row)
     metric = definition.success_metric
@@ -116,32 +131,24 @@ def campaign_results(services: Services, workspace_id: str, campaign_id: str) ->
     engaged = _engaged(services, workspace_id, [r.send_key for r in rows if r.state == "sent"])
     goals = _goals(services, workspace_id, metric, by_profile) if metric is not None else {}
     window = timedelta(days=metric.within_days) if metric is not None else timedelta(0)
-    others = _other_messages(services, workspace_id, campaign_id, by_profile, window) if goals else {}
+    others = _other_messages(services, workspace_id, campaign_id, by_profile, window,
+                             before=window if attribution == FIRST_TOUCH else timedelta(0)) if goals else {}
+    best_time = definition.schedule.best_time
+    send_times: dict[str, _Arm] = defaultdict(_Arm)
 
-    funnels: dict[tuple[str, str | None, str], _Funnel] = defaultdict(_Funnel)
-    for item in rows:
-        funnel = funnels[(item.group, item.variant, item.channel)]
-        funnel.audience.add(item.profile_id)
-        if item.state == "sent":
-            funnel.sent += 1
-            funnel.delivered += int(item.receipt in DELIVERED)
-            funnel.opened += int(bool(engaged.get(item.send_key, set()) & set(_OPENED)))
-            funnel.clicked += int(bool(engaged.get(item.send_key, set()) & set(_CLICKED)))
-        elif item.state == "skipped":
-            funnel.skipped[item.reason] = funnel.skipped.get(item.reason, 0) + 1
-
+    funnels = _funnels(rows, engaged)
     arms: dict[str, _Arm] = defaultdict(_Arm)
     variants: dict[str, _Arm] = defaultdict(_Arm)
     for profile_id, own in by_profile.items():
         own.sort(key=lambda r: (r.created_at, r.send_key))
         counted = []
         for goal in goals.get(profile_id, []):
-            touch = _last_touch(own, goal.at, window)
+            touch = _touch(own, goal.at, window, attribution)
             if touch is None:
                 continue
             counted.append(goal)
-            if any(touch.created_at < sent <= goal.at for sent in others.get(profile_id, ())):
-                continue  # another message came later: the last touch is not this campaign's
+            if _credited_elsewhere(touch, goal.at, others.get(profile_id, ()), window, attribution):
+                continue  # another campaign's or journey's message holds the touch
             funnel = funnels[(touch.group, touch.variant, touch.channel)]
             funnel.converted.add(touch.send_key)
             funnel.conversions += 1
@@ -152,12 +159,17 @@ def campaign_results(services: Services, workspace_id: str, campaign_id: str) ->
         arms[arm].add(bool(counted), revenue)
         if arm == TREATMENT:
             variants[own[0].variant or ""].add(bool(counted), revenue)
+            if best_time is not None:
+                fixed = in_fixed_time_control(campaign_id=campaign_id, profile_id=profile_id,
+                                              percent=best_time.fixed_time_control_percent)
+                answered = set().union(*(engaged.get(r.send_key, set()) for r in own if r.state == "sent"))
+                send_times[FIXED_TIME if fixed else BEST_TIME].add(
+                    bool(counted), revenue, opened=bool(answered & _OPENED), clicked=bool(answered & _CLICKED))
 
     with_revenue = metric is not None and metric.revenue_property is not None
     skipped: dict[str, int] = defaultdict(int)
-    for funnel in funnels.values():
-        for reason, count in funnel.skipped.items():
-            skipped[reason] += count
+    for reason, count in ((r, c) for funnel in funnels.values() for r, c in funnel.skipped.items()):
+        skipped[reason] += count
     treated = [f for (group, _, _), f in funnels.items() if group == TREATMENT]
     return {
         "costs": None if definition.costs is None else economics(
@@ -169,7 +181,7 @@ def campaign_results(services: Services, workspace_id: str, campaign_id: str) ->
         "holdout_percent": definition.holdout_percent,
         "success_metric": metric.model_dump(mode="json") if metric is not None else None,
         "attribution": {
-            "model": ATTRIBUTION,
+            "model": attribution,
             "within_days": metric.within_days if metric is not None else None,
             "measured_from": "decision",
         },
@@ -183,7 +195,43 @@ def campaign_results(services: Services, workspace_id: str, campaign_id: str) ->
             "treatment_vs_global_control": _compare({TREATMENT: arms.get(TREATMENT, _Arm())},
                                                     arms.get(GLOBAL_CONTROL), GLOBAL_CONTROL, with_revenue),
         },
+        "send_time": None if best_time is None else _send_time_report(send_times, metric is not None, with_revenue),
     }
+
+
+def _funnels(rows: Sequence[_Row], engaged: dict[str, set[str]]) -> dict[tuple[str, str | None, str], _Funnel]:
+    """Return the funnel per arm, variant and channel, before conversions are credited."""
+    funnels: dict[tuple[str, str | None, str], _Funnel] = defaultdict(_Funnel)
+    for item in rows:
+        funnel = funnels[(item.group, item.variant, item.channel)]
+        funnel.audience.add(item.profile_id)
+        if item.state == "sent":
+            answered = engaged.get(item.send_key, set())
+            funnel.sent += 1
+            funnel.delivered += int(item.receipt in DELIVERED)
+            funnel.opened += int(bool(answered & _OPENED))
+            funnel.clicked += int(bool(answered & _CLICKED))
+        elif item.state == "skipped":
+            funnel.skipped[item.reason] = funnel.skipped.get(item.reason, 0) + 1
+    return funnels
+
+
+def _send_time_report(arms: dict[str, _Arm], with_goal: bool, with_revenue: bool) -> dict[str, Any]:
+    """Return best-time against fixed-time sending among the treated: opens, clicks and, with a goal, conversion."""
+    def outcomes(arm: _Arm) -> dict[str, Summary]:
+        found: dict[str, Summary] = {"opened": Proportion(arm.customers, arm.opened),
+                                     "clicked": Proportion(arm.customers, arm.clicked)}
+        if with_goal:
+            found.update(arm.outcomes(with_revenue))
+        return found
+
+    best, fixed = arms.get(BEST_TIME, _Arm()), arms.get(FIXED_TIME, _Arm())
+    counts = {name: {"customers": arm.customers, "opened": arm.opened, "clicked": arm.clicked,
+                     "converted": arm.converted, "revenue": arm.revenue}
+              for name, arm in ((BEST_TIME, best), (FIXED_TIME, fixed))}
+    comparison = analyze({FIXED_TIME: outcomes(fixed), BEST_TIME: outcomes(best)}, control=FIXED_TIME).as_json() \
+        if fixed.customers else None
+    return {"arms": counts, "best_time_vs_fixed_time": comparison}
 
 
 def _incremental_revenue(arms: dict[str, _Arm], with_revenue: bool) -> float | None:
@@ -216,13 +264,29 @@ def _funnel_json(key: tuple[str, str | None, str], funnel: _Funnel) -> dict[str,
             "skipped": dict(sorted(funnel.skipped.items()))}
 
 
-def _last_touch(rows: Sequence[_Row], at: datetime, window: timedelta) -> _Row | None:
-    """Return the customer's latest decision of this campaign at or before ``at`` whose window holds ``at``."""
-    touch = None
-    for item in rows:  # in decision order
-        if item.created_at <= at:
-            touch = item
-    return touch if touch is not None and at <= touch.created_at + window else None
+def _touch(rows: Sequence[_Row], at: datetime, window: timedelta, model: str) -> _Row | None:
+    """Return the decision of this campaign credited with a conversion at ``at``, or None.
+
+    Last touch: the latest decision at or before ``at``, when its window holds ``at``. First
+    touch: the earliest decision whose window holds ``at``.
+    """
+    holding = [item for item in rows if item.created_at <= at <= item.created_at + window]  # in decision order
+    if model == FIRST_TOUCH:
+        return holding[0] if holding else None
+    latest = [item for item in rows if item.created_at <= at]
+    return latest[-1] if latest and latest[-1] in holding else None
+
+
+def _credited_elsewhere(touch: _Row, at: datetime, others: Sequence[datetime], window: timedelta,
+                        model: str) -> bool:
+    """Return whether another campaign's or journey's message takes the credit from ``touch``.
+
+    Last touch: one sent after the decision and by the conversion. First touch: one sent
+    within the window before the conversion and before the decision.
+    """
+    if model == FIRST_TOUCH:
+        return any(at - window <= sent < touch.created_at for sent in others)
+    return any(touch.created_at < sent <= at for sent in others)
 
 
 def _ledger(services: Services, workspace_id: str, campaign_id: str) -> list[_Row]:
@@ -233,13 +297,16 @@ def _ledger(services: Services, workspace_id: str, campaign_id: str) -> list[_Ro
 
 
 def _other_messages(services: Services, workspace_id: str, campaign_id: str, by_profile: dict[str, list[_Row]],
-                    window: timedelta) -> dict[str, list[datetime]]:
-    """Return when each customer was sent a message of another campaign or journey, around this campaign's."""
+                    window: timedelta, *, before: timedelta) -> dict[str, list[datetime]]:
+    """Return when each customer was sent a message of another campaign or journey, around this campaign's.
+
+    ``before`` reaches back past the first decision (first touch looks for earlier messages).
+    """
     found: dict[str, list[datetime]] = defaultdict(list)
     for chunk in _chunks(sorted(by_profile)):
         decided = [r.created_at for profile_id in chunk for r in by_profile[profile_id]]
         for profile_id, sent_at in services.send_ledger.sent_elsewhere(
-                workspace_id=workspace_id, profile_ids=chunk, other_than=campaign_id, since=min(decided),
+                workspace_id=workspace_id, profile_ids=chunk, other_than=campaign_id, since=min(decided) - before,
                 until=max(decided) + window):
             found[profile_id].append(_utc(sent_at))
     return found

@@ -36,6 +36,7 @@ from loopline.actions.messages import (
     uses_recommendations,
 )
 from loopline.actions.segments import do_refresh_segment
+from loopline.actions.send_times import workspace_prior
 from loopline.domain.campaign_sends import Run, keys_of, plan
 from loopline.domain.campaigns import (
     CampaignDefinition,
@@ -74,6 +75,7 @@ class CampaignRunner:
         self.services = services
         self.pipeline = pipeline
         self._pages: dict[str, tuple[list[str], bool]] = {}  # campaign → (audience page, reaches the end)
+        self._priors: dict[str, tuple[float, ...]] = {}  # best-time campaign → its workspace's pattern, per tick
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{str(ULID())[-8:]}"
 
     @property
@@ -105,6 +107,7 @@ class CampaignRunner:
     def _work(self, row: CampaignRow, *, now: datetime, report: TickReport, max_batches: int | None) -> None:
         definition = definition_of(row)
         self._pages.pop(row.id, None)  # an audience page lives for one tick at most
+        self._priors.pop(row.id, None)
         if row.status == Status.SCHEDULED:
             started = self._start(row, definition, now=now, report=report)
             if started is None:
@@ -210,8 +213,9 @@ class CampaignRunner:
         rules, limits = policy.rules(), render_limits(services)
         compiled, _ = compile_contents(definition)
         started = row.run_started_at or now
+        prior = self._prior(row, now=now) if definition.schedule.best_time is not None else ()
         run = Run(row.workspace_id, row.id, definition, row.occurrence or "", started,
-                  policy.global_control_percent, policy.default_time_zone)
+                  policy.global_control_percent, policy.default_time_zone, prior, rules.policy.quiet_hours)
         source = LedgerSource("campaign", row.id, row.occurrence or "")
         keys = [key for pid in ids for key in keys_of(run, profile_id=pid)]
         viewed = last_viewed(services, workspace_id=row.workspace_id, profile_ids=ids) \
@@ -226,7 +230,8 @@ class CampaignRunner:
                 context = context_for(recipient, campaign={"id": row.id, "name": row.name},
                                       viewed=viewed.get(profile_id))
                 for planned in plan(run, profile_id=profile_id, time_zone=recipient.contact.time_zone,
-                                    position=row.claimed + index, now=now):
+                                    position=row.claimed + index, now=now,
+                                    active_hours=recipient.computed.get("active_hours")):
                     state = decide_and_record(
                         claim, source=source, intent=planned.intent, rules=rules, now=now,
                         variant=definition.variants[planned.variant].name,
@@ -234,6 +239,12 @@ class CampaignRunner:
                     )
                     recorded += state is not None
         return recorded, claim.taken
+
+    def _prior(self, row: CampaignRow, *, now: datetime) -> tuple[float, ...]:
+        """Return the workspace's attention pattern for a best-time campaign, read once per tick."""
+        if row.id not in self._priors:
+            self._priors[row.id] = workspace_prior(self.services, workspace_id=row.workspace_id, now=now)
+        return self._priors[row.id]
 
     def _finish_if_settled(self, row: CampaignRow, definition: CampaignDefinition, *, now: datetime,
                            report: TickReport) -> None:

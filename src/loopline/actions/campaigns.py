@@ -19,6 +19,7 @@ from loopline.actions.messages import (
     render_limits,
     uses_recommendations,
 )
+from loopline.actions.send_times import workspace_prior
 from loopline.domain.campaign_sends import Run, plan
 from loopline.domain.campaigns import (
     EDITABLE,
@@ -202,9 +203,12 @@ def preview_campaign(services: Services, *, workspace_id: str, campaign_id: str,
     history, recipients = services.send_ledger.peek(workspace_id=workspace_id, profile_ids=[profile.profile_id],
                                                     since=now - policy.lookback())
     recipient = recipients[profile.profile_id]
+    prior = workspace_prior(services, workspace_id=workspace_id, now=now) \
+        if definition.schedule.best_time is not None else ()
     run = Run(workspace_id, row.id, definition, "preview", now, policy.global_control_percent,
-              policy.default_time_zone)
-    planned = plan(run, profile_id=profile.profile_id, time_zone=recipient.contact.time_zone, position=0, now=now)
+              policy.default_time_zone, prior, policy.rules().policy.quiet_hours)
+    planned = plan(run, profile_id=profile.profile_id, time_zone=recipient.contact.time_zone, position=0, now=now,
+                   active_hours=recipient.computed.get("active_hours"))
     first = planned[0]
     outcome = choose(first.intent, recipient.contact, history=history.get(profile.profile_id, []),
                      rules=policy.rules(), now=now)

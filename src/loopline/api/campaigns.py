@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -200,10 +200,15 @@ async def report(request: Request, campaign_id: str, workspace_id: Workspace) ->
 
 
 @router.get(f"{CAMPAIGN}/results", responses={404: {"description": "No such campaign in this workspace."}})
-async def results(request: Request, campaign_id: str, workspace_id: Workspace) -> dict[str, Any]:
-    """Return the campaign's funnel per variant and channel, and its uplift over the control groups."""
+async def results(request: Request, campaign_id: str, workspace_id: Workspace,
+                  attribution: Literal["last_touch", "first_touch"] = "last_touch") -> dict[str, Any]:
+    """Return the campaign's funnel per variant and channel, and its uplift over the control groups.
+
+    ``attribution`` picks which of the campaign's decisions a conversion is credited to in the
+    funnel: the last before it (default) or the first whose window holds it.
+    """
     result: dict[str, Any] = await _call(campaign_results, request, workspace_id=workspace_id,
-                                         campaign_id=campaign_id)
+                                         campaign_id=campaign_id, attribution=attribution)
     return result
 
 

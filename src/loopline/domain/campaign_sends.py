@@ -10,6 +10,7 @@ make it send on two channels; a campaign sending on every channel has one key pe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from loopline.domain.contact_policy import BYPASSES_POLICY, QuietHours, after_qu
 from loopline.domain.control_groups import in_holdout, variant_of
 from loopline.domain.recipients import Intent
 from loopline.domain.send_ledger import send_key
+from loopline.domain.send_times import best_send_time, in_fixed_time_control
 
 ANY_CHANNEL = "*"
 
@@ -33,6 +35,8 @@ class Run:
     started_at: datetime
     global_control_percent: float = 0.0
     default_time_zone: str = "UTC"
+    send_time_prior: tuple[float, ...] = ()  # the workspace's attention per hour of the week, for best-time runs
+    quiet_hours: QuietHours | None = None  # the contact policy's, which a best time never falls in
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +55,13 @@ def keys_of(run: Run, *, profile_id: str) -> list[str]:
                      occurrence=run.occurrence) for channel in channels]
 
 
-def plan(run: Run, *, profile_id: str, time_zone: str | None, position: int, now: datetime) -> list[Planned]:
-    """Return the intended messages of one run to one customer (one, or one per channel)."""
+def plan(run: Run, *, profile_id: str, time_zone: str | None, position: int, now: datetime,
+         active_hours: Mapping[str, int] | None = None) -> list[Planned]:
+    """Return the intended messages of one run to one customer (one, or one per channel).
+
+    ``active_hours`` is the customer's attention per hour of the week, which a best-time
+    schedule picks their send time from.
+    """
     definition = run.definition
     marketing = definition.priority not in BYPASSES_POLICY
     held_out = None
@@ -63,8 +72,9 @@ def plan(run: Run, *, profile_id: str, time_zone: str | None, position: int, now
     elif in_holdout(salt=run.campaign_id, profile_id=profile_id, percent=definition.holdout_percent):
         held_out = "control_group"
     variant = variant_of(salt=run.campaign_id, profile_id=profile_id, splits=definition.splits)
-    not_before = _earliest(run, time_zone=time_zone, position=position, now=now)
     expires = (now + timedelta(hours=definition.expires_after_hours)) if definition.expires_after_hours else None
+    not_before = _earliest(run, profile_id=profile_id, time_zone=time_zone, position=position, now=now,
+                           active_hours=active_hours, expires=expires)
     channels_in_order = tuple(definition.channels)
     groups = [(channel,) for channel in channels_in_order] if definition.every_channel else [channels_in_order]
     planned = []
@@ -77,10 +87,15 @@ def plan(run: Run, *, profile_id: str, time_zone: str | None, position: int, now
     return planned
 
 
-def _earliest(run: Run, *, time_zone: str | None, position: int, now: datetime) -> datetime | None:
+def _earliest(run: Run, *, profile_id: str, time_zone: str | None, position: int, now: datetime,
+              active_hours: Mapping[str, int] | None, expires: datetime | None) -> datetime | None:
     """Return when the customer's message may go out at the earliest, or None for at once."""
     schedule = run.definition.schedule
     moments = [now]
+    best = schedule.best_time
+    if best is not None and not in_fixed_time_control(
+            campaign_id=run.campaign_id, profile_id=profile_id, percent=best.fixed_time_control_percent):
+        moments.append(_best_time(run, time_zone=time_zone, now=now, active_hours=active_hours, expires=expires))
     if schedule.kind == "local_time":
         moments.append(local_send_time(schedule, time_zone=time_zone, default_zone=run.default_time_zone))
     if schedule.throttle_per_minute:
@@ -91,3 +106,28 @@ def _earliest(run: Run, *, time_zone: str | None, position: int, now: datetime) 
         closed = QuietHours(schedule.window.end, schedule.window.start, frozenset({"*"}))
         earliest = after_quiet_hours(closed, earliest, zone_of(time_zone, run.default_time_zone))
     return earliest if earliest > now else None
+
+
+def _best_time(run: Run, *, time_zone: str | None, now: datetime, active_hours: Mapping[str, int] | None,
+               expires: datetime | None) -> datetime:
+    """Return the customer's best hour in the run's span, outside quiet hours and inside the send window."""
+    definition = run.definition
+    best = definition.schedule.best_time
+    assert best is not None
+    zone = zone_of(time_zone, run.default_time_zone)
+    end = run.started_at + timedelta(hours=best.within_hours)
+    if expires is not None:
+        end = min(end, expires)
+    quiet = run.quiet_hours
+    quiet_applies = quiet is not None and ("*" in quiet.channels or bool(quiet.channels & set(definition.channels)))
+    window = definition.schedule.window
+    closed = QuietHours(window.end, window.start, frozenset({"*"})) if window is not None else None
+
+    def allowed(moment: datetime) -> bool:
+        local = moment.astimezone(zone).time()
+        if quiet_applies and quiet is not None and quiet.holds(local):
+            return False
+        return closed is None or not closed.holds(local)
+
+    return best_send_time(active_hours, run.send_time_prior, start=max(now, run.started_at), end=end,
+                          allowed=allowed)

@@ -143,6 +143,17 @@ class Window(_Model):
         return self
 
 
+class BestTime(_Model):
+    """Send each customer at their best hour within ``within_hours`` of the run's start (``send_times``).
+
+    ``fixed_time_control_percent`` of the treated customers are sent at the run's own time
+    instead, so the results can show what choosing the hour changed.
+    """
+
+    within_hours: int = Field(default=24, ge=2, le=168)
+    fixed_time_control_percent: float = Field(default=10, ge=0, le=50)
+
+
 class Schedule(_Model):
     """When the campaign runs: now, at an instant, at a local time everywhere, or on a cron rule."""
 
@@ -153,9 +164,12 @@ class Schedule(_Model):
     window: Window | None = None
     throttle_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
     ends_at: datetime | None = None
+    best_time: BestTime | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Schedule:
+        if self.best_time is not None and self.kind == "local_time":
+            raise ValueError("'best_time' picks each customer's hour itself: use kind 'now', 'at' or 'recurring'")
         if self.kind in ("at", "local_time") and self.at is None:
             raise ValueError(f"a {self.kind!r} schedule needs 'at'")
         if self.at is not None and self.at.tzinfo is None and self.kind == "at":

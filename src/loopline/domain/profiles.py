@@ -10,6 +10,7 @@ from loopline.domain import commerce
 from loopline.domain.events import EventRecord
 from loopline.domain.location import best_location
 from loopline.domain.segments.membership import MEMBERSHIP_SOURCE
+from loopline.domain.send_times import ATTENTION_EVENTS, RECEIPT_EVENTS, combine_hours, count_attention
 
 
 @dataclass(slots=True)
@@ -37,6 +38,9 @@ class Computed:
     pushes_received: int = 0
     pushes_tapped: int = 0
     category_counts: dict[str, int] = field(default_factory=dict)
+    # Sessions started and messages opened or clicked, per UTC hour of the week ("0"–"167"):
+    # what a customer's best send time is learned from (``send_times``).
+    active_hours: dict[str, int] = field(default_factory=dict)
     # The latest known whereabouts (explicit beats IP-derived within one event), by event time.
     location: dict[str, Any] | None = None
     location_at: datetime | None = None
@@ -74,6 +78,7 @@ class Computed:
             value = getattr(self, name)
             data[name] = value.isoformat() if value is not None else None
         data["category_counts"] = dict(self.category_counts)
+        data["active_hours"] = dict(self.active_hours)
         data["location"] = dict(self.location) if self.location is not None else None
         data["order_returns"] = {key: list(value) for key, value in self.order_returns.items()}
         data["refunded_revenue"] = self.refunded_revenue
@@ -96,7 +101,7 @@ class Computed:
 _TIME_FIELDS = ("first_seen", "last_seen", "last_session_at", "last_order_at", "location_at")
 _SCALAR_FIELDS = tuple(
     name for name in Computed.__dataclass_fields__
-    if name not in _TIME_FIELDS and name not in ("category_counts", "order_returns", "location")
+    if name not in _TIME_FIELDS and name not in ("category_counts", "active_hours", "order_returns", "location")
 )
 
 
@@ -115,9 +120,18 @@ def apply_event(computed: Computed, record: EventRecord, *, session_timeout: tim
     when = record.timestamp
     # Events arriving out of order can only extend, never split, a session here;
     # exact sessionisation is an analytics query over the event store.
-    if computed.last_seen is None or when - computed.last_seen > session_timeout:
+    session_started = computed.last_seen is None or when - computed.last_seen > session_timeout
+    if session_started:
         computed.sessions += 1
         computed.last_session_at = when
+    if record.type == "track" and record.event is not None:
+        # A delivery receipt is the platform's news, not the customer's attention.
+        attentive = record.event in ATTENTION_EVENTS or (session_started and record.event not in RECEIPT_EVENTS)
+    else:
+        # Pages and screens are the customer's; an identify is as often a back office's sync.
+        attentive = session_started and record.type in ("page", "screen")
+    if attentive:
+        count_attention(computed.active_hours, when)
     computed.first_seen = _earliest(computed.first_seen, when)
     computed.last_seen = _latest(computed.last_seen, when)
     computed.events += 1
@@ -190,6 +204,7 @@ def combine(a: Computed, b: Computed) -> Computed:
         last_session_at=_latest(a.last_session_at, b.last_session_at),
         last_order_at=_latest(a.last_order_at, b.last_order_at),
         category_counts=counts,
+        active_hours=combine_hours(a.active_hours, b.active_hours),
         **summed,
     )
 
