@@ -27,8 +27,10 @@ from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.engine import create_store_engine
 from loopline.store.sql.in_app import SqlInAppStore
 from loopline.store.sql.journeys import SqlJourneyStore
+from loopline.store.sql.landing_pages import SqlLandingPageStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
+from loopline.store.sql.media_buys import SqlMediaBuyStore
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
 from loopline.store.sql.providers import SqlProviderStore
@@ -73,6 +75,8 @@ def open_services(settings: Settings) -> Services:
             settings.secrets_key.get_secret_value() if settings.secrets_key else None, settings.data_dir),
         in_app=SqlInAppStore(engine),
         tracking=SqlTrackingStore(engine),
+        landing_pages=SqlLandingPageStore(engine),
+        media_buys=SqlMediaBuyStore(engine),
     )
     # In-app messages are stored for the SDK to read, and listed in the outbox as well.
     services.channels["in_app"] = InAppChannel(services.in_app, _ServicesClock(services), outbox=sandbox)

@@ -88,6 +88,9 @@ class MartBatch:
 
     ``touched`` profiles have their identities, devices and consents replaced by the rows
     given here; ``gone`` profiles (merged away or erased) leave the mart with all their rows.
+    ``sends`` are ledger rows upserted by (workspace, send key); ``merged`` (workspace,
+    merged-away profile, the profile it merged into) moves sends to the survivor before the
+    ``gone`` profiles' sends are removed, so a merge keeps the messages and an erasure drops them.
     """
 
     profiles: list[dict[str, Any]] = field(default_factory=list)
@@ -97,6 +100,8 @@ class MartBatch:
     devices: list[dict[str, Any]] = field(default_factory=list)
     consents: list[dict[str, Any]] = field(default_factory=list)
     suppressions: list[dict[str, Any]] | None = None  # not None: the whole list, replacing the old
+    sends: list[dict[str, Any]] = field(default_factory=list)
+    merged: list[tuple[str, str, str]] = field(default_factory=list)
     watermarks: dict[str, str] = field(default_factory=dict)
 
 

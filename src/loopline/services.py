@@ -15,8 +15,10 @@ from loopline.store.secret_box import SecretBox
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.in_app import SqlInAppStore
 from loopline.store.sql.journeys import SqlJourneyStore
+from loopline.store.sql.landing_pages import SqlLandingPageStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
+from loopline.store.sql.media_buys import SqlMediaBuyStore
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
 from loopline.store.sql.providers import SqlProviderStore
@@ -62,6 +64,8 @@ class Services:
     secrets: SecretBox
     in_app: SqlInAppStore  # in-app messages as the SDK reads them
     tracking: SqlTrackingStore  # tracked links, clicks and opens, deferred deep links, link settings
+    landing_pages: SqlLandingPageStore  # the pages personalised URLs open
+    media_buys: SqlMediaBuyStore  # paid placements measured by their UTM-tagged traffic
 
     def close(self) -> None:
         """Release every store: the mart first, as it may share the event store's database."""

@@ -52,6 +52,13 @@ CAMPAIGN = {"name": "Mallory's campaign", "definition": {
 JOURNEY = {"name": "Mallory's journey", "definition": {
     "trigger": {"type": "event", "event": "Order Completed"},
     "steps": [{"id": "hi", "type": "send", "channels": ["in_app"], "content": {"in_app": {"body": "Hi"}}}]}}
+# B's landing page: the slug is free in B whatever A holds, and A's pages stay as they are.
+LANDING_PAGE = {"slug": "mallory-page", "title": "Mallory's page",
+                "body": "<p>Hi {{ traits.firstName | default('') }}</p>", "form": [{"name": "city", "label": "City"}]}
+# B's media buy counts B's traffic tagged with A's UTM campaign name: A's buy and figures stay A's.
+MEDIA_BUY = {"name": "Mallory's buy", "definition": {
+    "channel": "paid_social", "utm": {"campaign": "sentinel-utm"}, "starts_at": "2026-01-01T00:00:00Z",
+    "costs": {"fixed": 1}, "success_metric": {"event": "Order Completed"}}}
 # B sets its own email relay: A's must stay as it is.
 PROVIDER = {"channel": "email", "provider": {"kind": "smtp", "host": "mallory.example", "port": 25,
                                              "sender_address": "mallory@mallory.example", "password": "mallory"}}
@@ -62,6 +69,11 @@ BODIES: dict[Operation, dict[str, Any]] = {
     ("PUT", "/api/v1/contact-policy"): {"json": {"caps": [{"limit": 0, "window_hours": 24}],
                                                  "default_time_zone": "Europe/Paris"}},
     ("PUT", "/api/v1/link-settings"): {"json": {"utm": False, "web_domains": ["mallory.example"]}},
+    ("POST", "/api/v1/landing-pages"): {"json": LANDING_PAGE},
+    ("POST", "/api/v1/media-buys"): {"json": MEDIA_BUY},
+    ("PUT", "/api/v1/media-buys/{media_buy_id}"): {"json": MEDIA_BUY},
+    ("PUT", "/api/v1/landing-pages/{page_id}"): {"json": LANDING_PAGE},
+    ("POST", "/api/v1/landing-pages/{page_id}/preview"): {"json": {"profile": "u-ana"}},
     ("POST", "/api/v1/campaigns"): {"json": CAMPAIGN},
     ("PUT", "/api/v1/campaigns/{campaign_id}"): {"json": CAMPAIGN},
     ("POST", "/api/v1/campaigns/{campaign_id}/preview"): {"json": {"profile": "u-ana"}},
@@ -114,6 +126,8 @@ class Tenant:
     segment_ids: list[str]
     campaign_ids: list[str] = field(default_factory=list)
     journey_ids: list[str] = field(default_factory=list)
+    landing_page_ids: list[str] = field(default_factory=list)
+    media_buy_ids: list[str] = field(default_factory=list)
     sentinels: set[str] = field(default_factory=set)
 
     def samples(self, names: tuple[str, ...]) -> list[dict[str, str]]:
@@ -124,6 +138,8 @@ class Tenant:
             ("channel", "address"): self.suppressed, ("segment_id",): [(s,) for s in self.segment_ids],
             ("campaign_id",): [(c,) for c in self.campaign_ids],
             ("journey_id",): [(j,) for j in self.journey_ids],
+            ("page_id",): [(p,) for p in self.landing_page_ids],
+            ("media_buy_id",): [(m,) for m in self.media_buy_ids],
             ("channel",): [("email",)],  # A's email relay
         }
         assert names in known, f"add workspace A's ids for path parameters {names} to the isolation matrix"
@@ -189,6 +205,15 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
                    "content": {"in_app": {"body": "sentinel-thanks"}}}]}})
     assert journey.status_code == 201, journey.text
     assert client.post(f"/api/v1/journeys/{journey.json()['id']}/activate", headers=secret).status_code == 200
+    page = client.post("/api/v1/landing-pages", headers=secret, json={
+        "slug": "sentinel-page", "title": "sentinel-page-title", "body": "<p>sentinel-page-body</p>",
+        "form": [{"name": "sentinelField", "label": "sentinel-field-label"}]})
+    assert page.status_code == 201, page.text
+    buy = client.post("/api/v1/media-buys", headers=secret, json={"name": "sentinel-buy", "definition": {
+        "channel": "search", "publisher": "sentinel-publisher", "utm": {"campaign": "sentinel-utm"},
+        "starts_at": "2026-01-01T00:00:00Z", "costs": {"fixed": 4242.5},
+        "success_metric": {"event": "Order Completed"}}})
+    assert buy.status_code == 201, buy.text
     relay = client.put("/api/v1/channels/providers", headers=secret, json={"channel": "email", "provider": {
         "kind": "smtp", "host": "sentinel-smtp.example", "sender_address": "news@sentinel-smtp.example",
         "username": "sentinel-smtp-user", "password": "sentinel-password"}})
@@ -197,7 +222,7 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
         references=["u-ana", "dev-ana", "ana@example.com", "+49301234567", view["id"]],
         erasure_id=erasure.json()["id"], merge_id=merge["id"], key_ids=keys, suppressed=suppressed,
         segment_ids=[segment.json()["id"]], campaign_ids=[campaign.json()["id"]],
-        journey_ids=[journey.json()["id"]],
+        journey_ids=[journey.json()["id"]], landing_page_ids=[page.json()["id"]], media_buy_ids=[buy.json()["id"]],
     )
     tenant.sentinels = {
         *tenant.references, tenant.erasure_id, tenant.merge_id, *tenant.key_ids, a.id, merge["loser_id"],
@@ -206,6 +231,8 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
         *tenant.segment_ids, "sentinel-segment", *tenant.campaign_ids, "sentinel-campaign", "sentinel-variant",
         "sentinel-content", "Pacific/Chatham", *tenant.journey_ids, "sentinel-journey", "sentinel-thanks",
         "sentinel-smtp.example", "sentinel-smtp-user", "sentinel-password", "sentinel-links.example",
+        *tenant.landing_page_ids, "sentinel-page", "sentinel-page-title", "sentinel-page-body",
+        "sentinel-field-label", "sentinelField", *tenant.media_buy_ids, "sentinel-buy", "sentinel-publisher",
     }
     return tenant
 
@@ -233,6 +260,8 @@ def snapshot(client: TestClient, a: WorkspaceCreated, tenant: Tenant) -> dict[st
         state[campaign_id] = client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=secret).json()
     state["journeys"] = client.get("/api/v1/journeys", headers=secret).json()
     state["providers"] = client.get("/api/v1/channels/providers", headers=secret).json()
+    state["landing_pages"] = client.get("/api/v1/landing-pages", headers=secret).json()
+    state["media_buys"] = client.get("/api/v1/media-buys", headers=secret).json()
     for journey_id in tenant.journey_ids:
         state[journey_id] = client.get(f"/api/v1/journeys/{journey_id}/enrollments", headers=secret).json()
     return state

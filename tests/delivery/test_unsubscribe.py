@@ -68,8 +68,15 @@ def test_marketing_mail_carries_both_headers_signed_by_dkim(mailed):
     assert _path_of(_headers_of(raws["c00001@example.com"]))[1] != path
 
 
+def _unsubscribed_events(shop, reference):
+    shop.runtime.projector.catch_up()
+    view = shop.client.get(f"/api/v1/profiles/{reference}", headers=shop.headers)
+    assert view.status_code == 200, view.text
+    return [event for event in view.json()["recent_events"] if event["event"] == "Email Unsubscribed"]
+
+
 def test_a_one_click_post_unsubscribes_at_once_and_the_next_campaign_skips_them(mailed, relay, key):
-    shop, handler, _, raws, _ = mailed
+    shop, handler, _, raws, campaign = mailed
     _, path = _path_of(_headers_of(raws["c00000@example.com"]))
     shop.client.cookies.clear()
     answer = shop.client.post(path, content=b"List-Unsubscribe=One-Click",
@@ -80,6 +87,13 @@ def test_a_one_click_post_unsubscribes_at_once_and_the_next_campaign_skips_them(
     assert {(c["channel"], c["topic"], c["status"]) for c in consents} >= {("email", "newsletter", "opted_out")}
     # Repeating the POST (a provider retrying) is harmless.
     assert shop.client.post(path, content=b"List-Unsubscribe=One-Click").status_code == 200
+    # The opt-out is one event on the timeline, naming the message that lost the customer.
+    (sent,) = shop.sends("u-00000", source_id=campaign["id"])
+    (event,) = _unsubscribed_events(shop, "u-00000")
+    assert {key: event["properties"].get(key) for key in ("send_key", "campaign_id", "channel", "topic", "variant")} \
+        == {"send_key": sent["send_key"], "campaign_id": campaign["id"], "channel": "email", "topic": "newsletter",
+            "variant": "A"}
+    assert _unsubscribed_events(shop, "u-00001") == []
 
     handler.received.clear()
     follow_up = _mail_to(shop, relay, key, name="Autumn sale", at=NOW + timedelta(days=3))
@@ -102,6 +116,7 @@ def test_a_get_only_asks_and_changes_nothing(mailed):
     consents = shop.client.get("/api/v1/profiles/u-00000", headers=shop.headers).json()["consents"]
     assert ("email", "newsletter") not in {(c["channel"], c["topic"]) for c in consents}
     assert ("email", "all", "opted_in") in {(c["channel"], c["topic"], c["status"]) for c in consents}
+    assert _unsubscribed_events(shop, "u-00000") == []
 
 
 def _swap(token: str, index: int, value: str) -> str:

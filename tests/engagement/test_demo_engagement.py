@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from loopline.actions.journeys import JourneyEngine
+from loopline.actions.media_buys import media_buy_results
 from loopline.bootstrap import build_runtime
 from loopline.cli.demo import seed_demo
 from loopline.config import Settings
@@ -23,6 +24,18 @@ def test_the_demo_seeds_active_template_journeys_that_act_on_new_events(tmp_path
             "Cart abandonment with an incentive", "Classified ad expiring", "Low-balance service alert",
             "Product recall notice", "Welcome series", "Win-back after inactivity"]
         assert {j.status for j in journeys} == {"active"}
+        # The paid campaigns the generator simulated are media buys, measured from their tagged visits.
+        buys = services.media_buys.in_workspace(workspace_id=workspace)
+        assert sorted(b.name for b in buys) == [
+            "brand_search (google)", "cart_retargeting (facebook)", "cashback_partners (partner_network)",
+            "generic_dresses (google)", "knitwear_edit (pinterest)", "new_season_drop (instagram)",
+            "pmax_catalogue (google)", "sneaker_week (tiktok)"]
+        results = [media_buy_results(services, workspace_id=workspace, media_buy_id=b.id) for b in buys]
+        assert sum(r["responses"] for r in results) > 0
+        for found in results:
+            assert found["people_reached"] <= found["responses"]
+            assert found["converted"] <= found["people_reached"]
+            assert found["costs"]["cost"] >= found["responses"] * 0.12
         customer = next(p for p in services.lookups.list_profiles(workspace_id=workspace, limit=100).items
                         if p.traits.get("email"))
         user_id = dict(services.lookups.list_identities(workspace_id=workspace, profile_id=customer.profile_id))[

@@ -249,6 +249,22 @@ ENGAGEMENT: list[tuple[str, JSON]] = [
                                                  count={"operator": "exactly", "value": 0})),
     ("engagement_web_push_clicked_window", _engaged("clicked", channel="web_push", window={
         "since": "2026-02-01T00:00:00Z", "until": "2026-06-01T00:00:00Z"})),
+    # Of the customer's last messages on a channel (the mirrored send ledger), how many drew the action.
+    ("last_5_emails_opened_none", _engaged("opened", channel="email", of_last=5, count={"exactly": 0})),
+    ("not_opened_any_of_last_5_emails", {"type": "not", "condition": _engaged(
+        "opened", channel="email", of_last=5, count={"operator": "at_least", "value": 1})}),
+    ("last_3_emails_clicked_at_least_1", _engaged("clicked", channel="email", of_last=3)),
+    ("last_4_emails_opened_at_most_1", _engaged("opened", channel="email", of_last=4,
+                                                count={"operator": "at_most", "value": 1})),
+    ("last_1_email_received", _engaged("received", channel="email", of_last=1)),
+    ("last_2_pushes_opened_exactly_1", _engaged("opened", channel="push", of_last=2, count={"exactly": 1})),
+    ("last_3_sms_opened_none", _engaged("opened", channel="sms", of_last=3, count={"exactly": 0})),  # no SMS opens
+    ("last_3_summer_emails_opened_2", _engaged("opened", channel="email", campaign_id="summer_sale", of_last=3,
+                                               count={"at_least": 2})),
+    ("last_10_emails_in_30_days_any", _engaged("received", channel="email", of_last=10, window={"last_days": 30},
+                                               count={"at_least": 0})),
+    ("last_100_emails_clicked_window", _engaged("clicked", channel="email", of_last=100, window={
+        "since": "2026-04-01T00:00:00Z", "until": "2026-06-01T00:00:00Z"}, count={"at_most": 0})),
 ]
 
 SEGMENTS: list[tuple[str, JSON]] = [

@@ -33,8 +33,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "suppressions": ("workspace_id", "channel", "address"),
     "members": ("workspace_id", "segment_id", "profile_id"),
     "events": ("workspace_id", "type", "event", "user_id", "anonymous_id", "timestamp", "properties", "context"),
+    "sends": (
+        "workspace_id", "send_key", "profile_id", "source_kind", "campaign_id", "journey_id", "step", "variant",
+        "channel", "status", "reason", "decided_at", "sent_at", "updated_at",
+    ),
 }
-INSTANTS = frozenset({"created_at", "known_since", "timestamp"})
+INSTANTS = frozenset({"created_at", "known_since", "timestamp", "decided_at", "sent_at", "updated_at"})
 _MISSING = object()  # a trait key left out altogether, as opposed to JSON null
 
 
@@ -49,6 +53,7 @@ class Dataset:
     suppressions: pd.DataFrame
     members: pd.DataFrame
     events: pd.DataFrame
+    sends: pd.DataFrame
 
 
 def frame(table: str, rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -82,6 +87,8 @@ def make_dataset(workspace_id: str = WORKSPACE, **tables: Iterable[dict[str, Any
         "profiles": {"traits": {}, "computed": {}, "created_at": NOW - timedelta(days=365)},
         "events": {"type": "track", "event": None, "user_id": None, "anonymous_id": None, "properties": {},
                    "context": {}},
+        "sends": {"source_kind": "campaign", "campaign_id": None, "journey_id": None, "step": None,
+                  "variant": None, "channel": "email", "status": "sent", "reason": "", "sent_at": None},
     }
     built: dict[str, pd.DataFrame] = {}
     for table in COLUMNS:
@@ -90,6 +97,9 @@ def make_dataset(workspace_id: str = WORKSPACE, **tables: Iterable[dict[str, Any
             full = {"workspace_id": workspace_id, **defaults.get(table, {}), **row}
             if table == "profiles" and "known_since" not in row:
                 full["known_since"] = known_since(full["created_at"], full["computed"])
+            if table == "sends":
+                full.setdefault("decided_at", full["sent_at"] or NOW - timedelta(days=1))
+                full.setdefault("updated_at", full["decided_at"])
             rows.append(full)
         built[table] = frame(table, rows)
     return Dataset(**built)
@@ -419,6 +429,74 @@ class _Builder:
         add("sms", "+4915999999999")
 
 
+# What answers a message on each channel: (event, odds) per send, in the order they come.
+ANSWERS: dict[str, tuple[tuple[str, float], ...]] = {
+    "email": (("Email Delivered", 0.7), ("Email Opened", 0.45), ("Email Opened", 0.15), ("Email Link Clicked", 0.2)),
+    "push": (("Push Notification Received", 0.6), ("Push Notification Tapped", 0.3)),
+    "sms": (("SMS Delivered", 0.7), ("SMS Link Clicked", 0.2)),
+}
+# Sent messages mostly; the rest never reached the customer and never count among the last ones.
+STATUSES = ("sent",) * 8 + ("failed", "skipped", "queued", "sending", "unknown")
+
+
+def _sends(b: _Builder, workspace: str, profiles: list[str], seed: int) -> None:
+    """Ledger rows of the workspace's customers, and engagement events that answer some of them.
+
+    A second generator keeps the rest of the dataset as it was. Send keys repeat across the
+    workspaces (for the profile ids both have), so a query that forgets the workspace on the
+    sends or on the answering events counts another workspace's messages. Some answers carry
+    the key of a message on another channel, some arrive under ids that map to nobody, and
+    some messages share their sent time (the send key breaks the tie).
+    """
+    r = random.Random(f"{seed}-{workspace}")
+    for profile_id in profiles:
+        if r.random() < 0.2:
+            continue  # never sent anything
+        count = r.choice((1, 2, 3, 4, 5, 6, 8, 12))
+        moment = NOW - timedelta(days=r.uniform(10, 100))
+        for k in range(count):
+            channel = r.choice(("email",) * 5 + ("push", "push", "sms"))
+            status = r.choice(STATUSES)
+            kind = r.choice(("campaign", "campaign", "campaign", "journey"))
+            decided = b.at((NOW - moment).total_seconds())
+            # Now and then two messages go out at the same instant.
+            sent_at = decided + timedelta(seconds=r.choice((0, 5, 90)))
+            if status != "sent" and r.random() < 0.7:
+                sent_at = None  # the others keep a time, yet only the status says a message went out
+            if sent_at is not None and k and r.random() < 0.1:
+                sent_at = b.rows["sends"][-1]["sent_at"] or sent_at
+            key = f"sk_{profile_id}_{k:02d}"
+            b.rows["sends"].append({
+                "workspace_id": workspace, "send_key": key, "profile_id": profile_id, "source_kind": kind,
+                "campaign_id": r.choice(("spring_sale", "summer_sale", "winback")) if kind == "campaign" else None,
+                "journey_id": "jrn_welcome" if kind == "journey" else None,
+                "step": "step_1" if kind == "journey" else None, "variant": r.choice((None, "A", "B")),
+                "channel": channel, "status": status,
+                "reason": "" if status in ("sent", "queued", "sending") else r.choice(("provider_error", "expired")),
+                "decided_at": decided, "sent_at": sent_at, "updated_at": sent_at or decided,
+            })
+            if status == "sent" or r.random() < 0.2:  # an answer to an unsent message must not count
+                _answer(b, r, workspace, profile_id, key, channel, sent_at or decided)
+            moment += timedelta(days=r.uniform(0.5, 6))
+            if moment > NOW - timedelta(hours=2):
+                break
+
+
+def _answer(b: _Builder, r: random.Random, workspace: str, profile_id: str, key: str, channel: str,
+            at: datetime) -> None:
+    """Record the engagement events answering one message (and, now and then, a misdirected one)."""
+    events = [name for name, odds in ANSWERS[channel] if r.random() < odds]
+    if r.random() < 0.1:  # an event of another channel's action carrying this message's key
+        events.append(r.choice(("Email Opened", "Push Notification Tapped", "Email Link Clicked")))
+    for name in events:
+        at += timedelta(minutes=r.uniform(1, 600))
+        ids = b.ids(workspace, profile_id) if r.random() < 0.9 else ("ghost-reader", None)
+        properties: dict[str, Any] = {"send_key": key, "channel": channel}
+        if r.random() < 0.05:
+            properties = {"send_key": {"id": key}}  # not a string: answers nothing
+        b.emit(workspace, "track", name, ids, (NOW - at).total_seconds(), properties)
+
+
 def build_dataset(seed: int = 7) -> Dataset:
     """Return the synthetic dataset: ~300 profiles in WORKSPACE, ~60 in OTHER_WORKSPACE."""
     b = _Builder(seed)
@@ -442,6 +520,13 @@ def build_dataset(seed: int = 7) -> Dataset:
     for profile_id in spaces[OTHER_WORKSPACE]:
         if profile_id not in vip_a and b.rng.random() < 0.5:
             members.append({"workspace_id": OTHER_WORKSPACE, "segment_id": "seg_vip", "profile_id": profile_id})
+    for workspace, profiles in spaces.items():
+        _sends(b, workspace, profiles, seed)
+    b.rows["sends"].append({  # a send of a profile the mart no longer has
+        "workspace_id": WORKSPACE, "send_key": "sk_gone", "profile_id": "p9999", "source_kind": "campaign",
+        "campaign_id": "spring_sale", "channel": "email", "status": "sent", "reason": "",
+        "decided_at": NOW - timedelta(days=3), "sent_at": NOW - timedelta(days=3),
+    })
     _know_from_events(b)
     return make_dataset(**b.rows)
 

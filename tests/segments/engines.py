@@ -26,7 +26,7 @@ Runner = Callable[[str], list[tuple[Any, ...]]]
 TABLE_OF = {
     "profiles": "mart_profiles", "identities": "mart_identities", "devices": "mart_devices",
     "consents": "mart_consents", "suppressions": "mart_suppressions", "members": "mart_segment_members",
-    "events": "events",
+    "events": "events", "sends": "mart_sends",
 }
 DEFAULTS = {"updated_at": "created_at", "source": "api"}
 ALL_TABLES = {table.name: table for table in (*MART_TABLES, EVENTS)}

@@ -38,6 +38,11 @@ oracle disagree, one of them misreads the doc. Where the doc leaves room, the re
   suppressible address (as in ``domain.suppression_list``); one unsuppressed address suffices.
 - ``engagement``: the set of event names is deduplicated; a channel without an event for the
   action (SMS ``opened``) counts nothing; ``campaign_id`` is an ``eq`` on the string property.
+- ``engagement`` with ``of_last``: the profile's sends with status ``sent``, a sent time, the
+  channel (and ``campaign_id``, and a sent time inside the window, when given), newest first by
+  (sent time, send key); the first ``of_last`` of them; a send is answered when any event of the
+  workspace named for the action on the channel has the send's key as its string ``send_key``
+  property, whoever the event belongs to (or nobody). A profile without such sends never matches.
 - ``in_segment`` and every other result are limited to the workspace's profiles (a stale member
   row for a deleted profile does not count).
 """
@@ -126,6 +131,8 @@ class _Workspace:
     consents: dict[tuple[str, str, str], str] = field(default_factory=dict)
     suppressed: set[tuple[str, str]] = field(default_factory=set)
     members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    sends: list[dict[str, Any]] = field(default_factory=list)
+    answered: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # event name → send keys
 
 
 def owned_events(data: Dataset, workspace_id: str) -> list[OwnedEvent]:
@@ -167,6 +174,9 @@ def _load(data: Dataset, workspace_id: str) -> _Workspace:
         owner[(row["kind"], row["value"])] = row["profile_id"]
         ws.addresses[(row["profile_id"], row["kind"])].append(row["value"])
     for row in _records(data.events, workspace_id):
+        key = row["properties"].get("send_key") if isinstance(row["properties"], dict) else None
+        if isinstance(key, str) and row["event"] is not None:  # answers count whoever the event belongs to
+            ws.answered[row["event"]].add(key)
         # userId decides when it is known; an absent or unknown one falls back to the anonymousId.
         profile = owner.get(("user_id", row["user_id"])) if row["user_id"] is not None else None
         if profile is None and row["anonymous_id"] is not None:
@@ -186,6 +196,9 @@ def _load(data: Dataset, workspace_id: str) -> _Workspace:
     ws.suppressed = {(row["channel"], row["address"]) for row in _records(data.suppressions, workspace_id)}
     for row in _records(data.members, workspace_id):
         ws.members[row["segment_id"]].add(row["profile_id"])
+    # A send not sent has no sent time (NaT in the frame).
+    ws.sends = [{**row, "sent_at": None if row["sent_at"] is None or row["sent_at"] != row["sent_at"]
+                 else _instant(row["sent_at"])} for row in _records(data.sends, workspace_id)]
     _CACHE[(id(data), workspace_id)] = (data, ws)
     return ws
 
@@ -388,6 +401,8 @@ def _enough(number: int, count: Count) -> bool:
 
 
 def _engagement(condition: Engagement, ws: _Workspace, now: datetime) -> set[str]:
+    if condition.of_last is not None:
+        return _last_messages(condition, ws, now)
     by_channel = ENGAGEMENT_EVENTS[condition.action]
     if condition.channel is None:
         names = set(by_channel.values())
@@ -398,6 +413,23 @@ def _engagement(condition: Engagement, ws: _Workspace, now: datetime) -> set[str
         where = [PropertyFilter(property="campaign_id", operator=Operator.EQ, value=condition.campaign_id)]
     counts = _count(ws, names, where, condition.window, now)
     return {p for p in ws.profiles if _enough(counts[p], condition.count)}
+
+
+def _last_messages(condition: Engagement, ws: _Workspace, now: datetime) -> set[str]:
+    name = ENGAGEMENT_EVENTS[condition.action].get(str(condition.channel))
+    answered = ws.answered.get(name, set()) if name is not None else set()
+    sent: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for row in ws.sends:
+        if (row["status"] == "sent" and row["sent_at"] is not None and row["channel"] == condition.channel
+                and (condition.campaign_id is None or row["campaign_id"] == condition.campaign_id)
+                and _in_window(row["sent_at"], condition.window, now)):
+            sent[row["profile_id"]].append((row["sent_at"], row["send_key"]))
+    matched = set()
+    for profile, messages in sent.items():
+        latest = sorted(messages, reverse=True)[: condition.of_last]
+        if _enough(sum(1 for _, key in latest if key in answered), condition.count):
+            matched.add(profile)
+    return matched & ws.profiles
 
 
 def _times(ws: _Workspace, step: EventStep, window: Window | None, now: datetime) -> dict[str, list[datetime]]:

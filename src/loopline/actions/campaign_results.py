@@ -23,7 +23,7 @@ from typing import Any
 from loopline.actions.campaigns import definition_of, get_campaign
 from loopline.actions.mart import do_sync_mart
 from loopline.domain.campaigns import SuccessMetric
-from loopline.domain.economics import economics
+from loopline.domain.economics import economics, revenue_of
 from loopline.domain.engagement import SEND_KEY, engagement_events
 from loopline.domain.experiments import Mean, Proportion, Summary, analyze
 from loopline.domain.send_times import in_fixed_time_control
@@ -339,17 +339,8 @@ def _goals(services: Services, workspace_id: str, metric: SuccessMetric,
         for profile_id, seq, epoch_us, revenue in mart.fetch(
                 sql + mart.dialect.settings, timeout_s=services.settings.segment_query_timeout_s):
             at = EPOCH + timedelta(microseconds=int(epoch_us))
-            found[str(profile_id)].append(_Goal(int(seq), at, _number(revenue)))
+            found[str(profile_id)].append(_Goal(int(seq), at, revenue_of(revenue)))
     return found
-
-
-def _number(text: Any) -> float:
-    """Return a revenue property as a number; absent or unreadable revenue is 0."""
-    try:
-        value = float(text) if text is not None else 0.0
-    except ValueError:
-        return 0.0
-    return value if math.isfinite(value) else 0.0
 
 
 def _utc(value: datetime) -> datetime:

@@ -11,6 +11,7 @@ from ulid import ULID
 from loopline.actions.claims import LedgerSource, decide_and_record
 from loopline.actions.contact_policy import get_policy
 from loopline.actions.delivery import do_hand_over_taken
+from loopline.actions.landing_pages import unknown_landing_pages
 from loopline.actions.messages import (
     compile_contents,
     context_for,
@@ -84,6 +85,12 @@ def _checked(services: Services, workspace_id: str, data: Any) -> tuple[str, Cam
     if problems:
         raise CampaignRejected(problems[0]["code"], "; ".join(p["message"] for p in problems),
                                [{"path": f"definition.{p['path']}", "message": p["message"]} for p in problems])
+    missing = unknown_landing_pages(services, workspace_id=workspace_id, texts={
+        f"definition.variants.{index}.content.{channel}": [content.body, content.url]
+        for index, variant in enumerate(definition.variants) for channel, content in variant.content.items()})
+    if missing:
+        raise CampaignRejected("unknown_landing_page", "; ".join(p["message"] for p in missing),
+                               [{"path": p["path"], "message": p["message"]} for p in missing])
     known = {row.id for row in services.segments.in_workspace(workspace_id=workspace_id)}
     unknown = sorted(set(definition.audience.segments + definition.audience.exclude) - known)
     if unknown:

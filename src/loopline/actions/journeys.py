@@ -21,6 +21,7 @@ from ulid import ULID
 
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.journey_walks import Happened, Walker
+from loopline.actions.landing_pages import unknown_landing_pages
 from loopline.actions.mart import do_sync_mart
 from loopline.actions.messages import (
     JOURNEY_NAMES,
@@ -90,9 +91,21 @@ def get_journey(services: Services, *, workspace_id: str, journey_id: str) -> Jo
     return row
 
 
+def _check_pages(services: Services, workspace_id: str, definition: JourneyDefinition) -> None:
+    """Refuse a journey whose messages link to landing pages the workspace does not have."""
+    missing = unknown_landing_pages(services, workspace_id=workspace_id, texts={
+        f"definition.steps.{index}.content.{channel}": [content.body, content.url]
+        for index, step in enumerate(definition.steps) if isinstance(step, SendStep)
+        for channel, content in step.content.items()})
+    if missing:
+        raise JourneyRejected("unknown_landing_page", "; ".join(p["message"] for p in missing),
+                              [{"path": p["path"], "message": p["message"]} for p in missing])
+
+
 def do_create_journey(services: Services, *, workspace_id: str, data: Any) -> JourneyRow:
     """Save a new journey as a draft (version 1)."""
     name, definition = _checked(data)
+    _check_pages(services, workspace_id, definition)
     journey_id = "jny_" + str(ULID()).lower()
     try:
         services.journeys.create(journey_id=journey_id, workspace_id=workspace_id, name=name,
@@ -106,6 +119,7 @@ def do_update_journey(services: Services, *, workspace_id: str, journey_id: str,
     """Save a new version; new entries take it, running enrolments finish on the version they started."""
     get_journey(services, workspace_id=workspace_id, journey_id=journey_id)
     _, definition = _checked(data)
+    _check_pages(services, workspace_id, definition)
     row = services.journeys.new_version(workspace_id=workspace_id, journey_id=journey_id,
                                         definition=definition.model_dump(mode="json"), now=services.clock.now())
     if row is None:

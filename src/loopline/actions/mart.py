@@ -29,10 +29,11 @@ class MartSyncReport:
     attributed: int
     consents: int
     suppressions_copied: bool
+    sends: int = 0
 
 
 def do_sync_mart(services: Services, *, progress: Callable[[int], None] | None = None) -> MartSyncReport:
-    """Copy profiles, identities, devices, consents and suppressions changed since the last sync."""
+    """Copy profiles, identities, devices, consents, suppressions and sends changed since the last sync."""
     mart, source = services.mart, services.mart_source
     marks = mart.watermarks()
     since = _since(marks.get("profiles"))
@@ -45,6 +46,7 @@ def do_sync_mart(services: Services, *, progress: Callable[[int], None] | None =
             key = (row["workspace_id"], row["id"])
             if row["merged_into"] is not None:
                 batch.gone.append(key)
+                batch.merged.append((row["workspace_id"], row["id"], row["merged_into"]))
             else:
                 batch.touched.append(key)
                 batch.profiles.append(_profile_row(row))
@@ -63,8 +65,10 @@ def do_sync_mart(services: Services, *, progress: Callable[[int], None] | None =
     attributed = mart.attribute_events()
     consents = _sync_consents(services, marks)
     suppressed = _sync_suppressions(services, marks)
+    sent = _sync_sends(services, marks)
     return MartSyncReport(
-        profiles=copied, gone=gone, attributed=attributed, consents=consents, suppressions_copied=suppressed
+        profiles=copied, gone=gone, attributed=attributed, consents=consents, suppressions_copied=suppressed,
+        sends=sent,
     )
 
 
@@ -109,3 +113,34 @@ def _sync_suppressions(services: Services, marks: dict[str, str]) -> bool:
     rows = services.mart_source.suppressions()
     services.mart.apply(MartBatch(suppressions=rows, watermarks={"suppressions": fingerprint}))
     return True
+
+
+def _sync_sends(services: Services, marks: dict[str, str]) -> int:
+    """Copy the ledger rows changed since the last sync, a page at a time; return how many were copied.
+
+    Every status change moves a row's ``updated_at`` (queued, sending, sent, failed, skipped),
+    so paging on it brings each change across. Rows of erased customers come back without a
+    profile and are passed over (their watermark still moves).
+    """
+    mart, source = services.mart, services.mart_source
+    since, after, copied = _since(marks.get("sends")), None, 0
+    while page := source.changed_sends(since=since, after=after, limit=PAGE):
+        last = page[-1]
+        after = (last["updated_at"], last["send_key"])
+        rows = [_send_row(row) for row in page if row["profile_id"] is not None]
+        mart.apply(MartBatch(sends=rows, watermarks={"sends": last["updated_at"].isoformat()}))
+        copied += len(rows)
+    return copied
+
+
+def _send_row(row: dict[str, Any]) -> dict[str, Any]:
+    kind = row["source_kind"]
+    return {
+        "workspace_id": row["workspace_id"], "send_key": row["send_key"], "profile_id": row["profile_id"],
+        "source_kind": kind,
+        "campaign_id": row["source_id"] if kind == "campaign" else None,
+        "journey_id": row["source_id"] if kind == "journey" else None,
+        "step": row["step"] or None, "variant": row["variant"], "channel": row["channel"], "status": row["state"],
+        "reason": row["reason"] or "", "decided_at": row["created_at"], "sent_at": row["sent_at"],
+        "updated_at": row["updated_at"],
+    }

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from contextlib import suppress
 
+from loopline.actions.ingest import IngestPipeline
 from loopline.actions.profiles import ProfileNotFound, do_update_consents
 from loopline.domain.contact_policy import Priority
+from loopline.domain.engagement import EMAIL_UNSUBSCRIBED, message_properties
+from loopline.domain.identity import filed_as
 from loopline.domain.unsubscribe import UnsubscribeLink, read_token, token_for
 from loopline.services import Services
 
@@ -39,10 +42,32 @@ def read_unsubscribe(services: Services, *, token: str) -> UnsubscribeLink:
     return read_token(services.secrets.signing_key(PURPOSE), token)
 
 
-def do_unsubscribe(services: Services, *, token: str) -> UnsubscribeLink:
-    """Opt the link's customer out of its channel and topic; repeating it changes nothing more."""
+def do_unsubscribe(services: Services, pipeline: IngestPipeline | None, *, token: str) -> UnsubscribeLink:
+    """Opt the link's customer out of its channel and topic; repeating it changes nothing more.
+
+    The opt-out also becomes one ``Email Unsubscribed`` event on the customer's timeline, naming
+    the message it came from (its send key, campaign or journey, step and variant), so segments
+    and reports see which message lost the customer; repeats add no event (one per send).
+    """
     link = read_unsubscribe(services, token=token)
     with suppress(ProfileNotFound):  # erased since: there is nobody left to message, which is what was asked
         do_update_consents(services, workspace_id=link.workspace_id, reference=link.profile_id, choices=[
             {"channel": link.channel, "topic": link.topic, "status": "opted_out", "source": "unsubscribe_link"}])
+        _record_event(services, pipeline, link)
     return link
+
+
+def _record_event(services: Services, pipeline: IngestPipeline | None, link: UnsubscribeLink) -> None:
+    message = services.send_ledger.message_of(workspace_id=link.workspace_id, send_key=link.send_key)
+    if pipeline is None or message is None or message["source_kind"] == "test":
+        return  # a test send to a colleague is no customer's response
+    identity = filed_as(services.lookups.list_identities(workspace_id=link.workspace_id,
+                                                         profile_id=message["profile_id"]))
+    if identity is None:
+        return  # a customer known only by address has no timeline
+    properties = {**message_properties(send_key=link.send_key, channel=message["channel"],
+                                       source_kind=message["source_kind"], source_id=message["source_id"],
+                                       step=message["step"], variant=message["variant"]), "topic": link.topic}
+    pipeline.record_platform_events(workspace_id=link.workspace_id, source="tracking", messages=[{
+        "type": "track", "event": EMAIL_UNSUBSCRIBED, **identity, "timestamp": services.clock.now().isoformat(),
+        "messageId": f"unsubscribe-{link.send_key}", "properties": properties}])

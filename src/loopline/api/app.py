@@ -21,7 +21,9 @@ from loopline.api import (
     in_app,
     ingest,
     journeys,
+    landing_pages,
     management,
+    media_buys,
     providers,
     reports,
     segments,
@@ -85,7 +87,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     routers = (
         ingest.router, management.router, suppression_list.router, exports.router, segments.router, reports.router,
         campaigns.router, journeys.router, providers.router, hooks.router, unsubscribe.router, in_app.router,
-        tracking.router,
+        tracking.router, landing_pages.router, media_buys.router,
     )
     for router in routers:
         app.include_router(router)

@@ -67,7 +67,8 @@ async def confirm_unsubscribe(request: Request, token: str) -> Response:
 async def one_click_unsubscribe(request: Request, token: str) -> Response:
     """Unsubscribe at once (RFC 8058 one-click, or the confirmation page's button); repeating it is harmless."""
     try:
-        link = await run_in_threadpool(do_unsubscribe, _services(request), token=token)
+        link = await run_in_threadpool(do_unsubscribe, _services(request), request.app.state.runtime.pipeline,
+                                       token=token)
     except BadUnsubscribeLink as error:
         return _refused(request, error)
     return _page("You are unsubscribed", f"<p>You will get no more {_topic_words(link.channel, link.topic)}.</p>")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import orjson
@@ -66,7 +66,8 @@ def seed_demo(runtime: Runtime, plan: DemoPlan) -> dict[str, str]:
         project = progress.add_task("building profiles", total=stored)
         while moved := do_project_once(runtime.services, limit=20_000):
             progress.advance(project, moved)
-        journeys = seed_engagement(runtime.services, workspace_id=created.id, progress=progress)
+        journeys = seed_engagement(runtime.services, workspace_id=created.id, progress=progress,
+                                   since=plan.end - timedelta(days=plan.days))
     console.print(f"{journeys} template journeys active; send events to see them run (GET /api/v1/outbox)")
     return {"id": created.id, "write_key": created.write_key, "secret_key": created.secret_key}
 

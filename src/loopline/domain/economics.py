@@ -8,6 +8,9 @@ treated customers) with the cost — the figure that says whether the campaign p
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -41,3 +44,12 @@ def economics(costs: Costs, *, sent: int, responded: int, converted: int, revenu
         "incremental_roi": (incremental_revenue - total) / total if total and incremental_revenue is not None
         else None,
     }
+
+
+def revenue_of(text: Any) -> float:
+    """Return a revenue property read as text (a number, or a number written as text); anything else is 0."""
+    try:
+        value = float(text) if text is not None else 0.0
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) else 0.0

@@ -23,6 +23,7 @@ IN_APP_CLICKED = "In-App Message Clicked"
 IN_APP_DISMISSED = "In-App Message Dismissed"
 WEB_PUSH_RECEIVED = "Web Push Received"
 WEB_PUSH_CLICKED = "Web Push Clicked"
+EMAIL_UNSUBSCRIBED = "Email Unsubscribed"
 
 ENGAGEMENT_EVENTS: dict[str, dict[str, str]] = {
     "received": {
@@ -66,3 +67,21 @@ def actions_of(event: str) -> set[str]:
 def all_engagement_events() -> list[str]:
     """Return every event name that records engagement with a message."""
     return sorted({name for by_channel in ENGAGEMENT_EVENTS.values() for name in by_channel.values()})
+
+
+def message_properties(*, send_key: str, channel: str, source_kind: str, source_id: str, step: str | None,
+                       variant: str | None) -> dict[str, str]:
+    """Return the properties every event about a message carries: its send, source, step and variant.
+
+    ``campaign_id`` (or ``journey_id``) is what segments' engagement conditions filter on.
+    """
+    properties = {SEND_KEY: send_key, "channel": channel, "source_id": source_id}
+    if source_kind == "campaign":
+        properties["campaign_id"] = source_id
+    elif source_kind == "journey":
+        properties["journey_id"] = source_id
+    if step:
+        properties["step"] = step
+    if variant:
+        properties["variant"] = variant
+    return properties

@@ -13,6 +13,9 @@ user part, no backslash, no percent-encoding, no placeholder in the host), or ``
 ``//host`` and the like are refused. A link that is one placeholder (``{{ event.url }}``)
 is decided when the message is rendered: the rewriting below tracks it only when it is a
 plain web link and drops it otherwise.
+
+``purl:{slug}`` names one of the workspace's landing pages: at hand-over it becomes the
+customer's own personalised URL, ``{base}/p/{token}`` (see docs/landing-pages.md).
 """
 
 from __future__ import annotations
@@ -53,10 +56,15 @@ _MARKUP = re.compile(r"<[^>]*>")
 _MARKUP_START = re.compile(r"<[A-Za-z!/]")
 _ALT = re.compile(r"\salt\s*=\s*(\"[^\"]*\"|'[^']*')", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
-_TEXT_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_TEXT_URL = re.compile(r"https?://[^\s<>\"']+|\bpurl:[A-Za-z0-9-]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
 
-LinkKind = Literal["track", "keep", "drop"]
+PURL_SCHEME = "purl"
+_PURL = re.compile(r"purl:([a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)")
+# A PURL in plain text (an SMS): the slug ends where its characters end.
+_TEXT_PURL = re.compile(r"\bpurl:[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?![A-Za-z0-9-])")
+
+LinkKind = Literal["track", "keep", "drop", "purl"]
 
 
 def _b64(data: bytes) -> str:
@@ -129,6 +137,8 @@ def link_problem(url: str, *, app_schemes: bool = False, relative: bool = False)
 
 
 def _scheme_problem(scheme: str, text: str, *, app_schemes: bool) -> str | None:
+    if scheme == PURL_SCHEME:
+        return purl_problem(text)
     if scheme in WEB_SCHEMES:
         return web_link_problem(text)
     if scheme in UNSAFE_SCHEMES:
@@ -136,6 +146,24 @@ def _scheme_problem(scheme: str, text: str, *, app_schemes: bool) -> str | None:
     if scheme in KEPT_SCHEMES or app_schemes:
         return None
     return f"{scheme}: links cannot be opened from this channel; link to a web page (see docs/tracking.md)"
+
+
+def purl_slug(url: str) -> str | None:
+    """Return the landing page a ``purl:{slug}`` link names (None: not such a link)."""
+    found = _PURL.fullmatch(url.strip())
+    return found.group(1) if found else None
+
+
+def purl_problem(url: str) -> str | None:
+    """Return why a ``purl:`` link is malformed (None: it names a slug)."""
+    if purl_slug(url) is None:
+        return "a landing page link is purl:slug, the page's slug in lower-case letters, digits and hyphens"
+    return None
+
+
+def purl_slugs(*sources: str | None) -> set[str]:
+    """Return the landing page slugs the ``purl:`` links of these texts (HTML or plain) name."""
+    return {match.group(0)[5:] for source in sources if source for match in _TEXT_PURL.finditer(source)}
 
 
 def hrefs(source: str) -> list[str]:
@@ -150,6 +178,15 @@ def content_link_problems(*, channel: str, body: str, url: str | None, path: str
     for href in hrefs(body) if channel == "email" else []:
         if problem := link_problem(href):
             found.append({"path": f"{path}.body", "message": f"{_shorten(href)}: {problem}", "code": "unsafe_link"})
+    if channel != "email":  # an SMS's text links to a page as purl:slug, which must be well formed
+        for written in _TEXT_URL.findall(body):
+            problem = purl_problem(written) if written.lower().startswith("purl:") else None
+            if problem is None and written.lower().startswith("purl:") and channel in APP_LINK_CHANNELS:
+                # The app shows this text as it is: only the message's url becomes the customer's PURL.
+                problem = "a landing page link goes in this channel's url, not in its text"
+            if problem:
+                found.append({"path": f"{path}.body", "message": f"{_shorten(written)}: {problem}",
+                              "code": "unsafe_link"})
     app = channel in APP_LINK_CHANNELS
     if url is not None and (problem := link_problem(url, app_schemes=app, relative=app or channel == "web_push")):
         found.append({"path": f"{path}.url", "message": f"{_shorten(url)}: {problem}", "code": "unsafe_link"})
@@ -168,10 +205,13 @@ def _unquote(value: str) -> str:
 
 
 def link_kind(url: str) -> LinkKind:
-    """Decide what becomes of a rendered link: tracked (a plain web link), kept (mailto…, anchors) or dropped."""
+    """Decide what becomes of a rendered link: tracked (a plain web link), a landing page (``purl:slug``),
+    kept (mailto…, anchors) or dropped."""
     text = squeezed(url)
     if not text or text.startswith("#"):
         return "keep"
+    if purl_slug(text) is not None:
+        return "purl"
     match = _SCHEME.match(text)
     if match is not None and match.group(1).lower() in KEPT_SCHEMES:
         return "keep"
@@ -222,7 +262,7 @@ def rewrite_text(body: str, replace: Callable[[str, str], str | None]) -> str:
     def swap(match: re.Match[str]) -> str:
         found = match.group(0)
         url = found.rstrip(_TRAILING)
-        target = replace(url, "") if link_kind(url) == "track" else None
+        target = replace(url, "") if link_kind(url) in ("track", "purl") else None
         return found if target is None else target + found[len(url):]
 
     return _TEXT_URL.sub(swap, body)

@@ -2,7 +2,7 @@
 
 The mart is the customer-centric side of the analytics store: the profile-side facts a
 segment or report needs (profiles, identities, devices, consents, suppressions, segment
-members) next to the events, in the same engine, so a query joins them without leaving it.
+members, the sends of the ledger) next to the events, in the same engine, so a query joins them without leaving it.
 The operational store stays the source of truth; the mart is a copy kept current by
 ``loopline.store.mart.sync``.
 """
@@ -98,7 +98,19 @@ SEGMENT_MEMBERS = Table(
     _text("workspace_id", "segment_id", "profile_id"),
     ("workspace_id", "segment_id", "profile_id"),
 )
-MART_TABLES = (PROFILES, IDENTITIES, DEVICES, CONSENTS, SUPPRESSIONS, SEGMENT_MEMBERS)
+# The send ledger's rows, copied so segments and reports can ask what each customer was
+# sent: one row per send key, its status as the ledger last had it. ``campaign_id`` /
+# ``journey_id`` name the source (the other is NULL); ``decided_at`` is when the ledger
+# row was written, ``sent_at`` when the provider took the message.
+SENDS = Table(
+    "mart_sends",
+    (*_text("workspace_id", "send_key", "profile_id", "source_kind"),
+     *_text("campaign_id", "journey_id", "step", "variant", nullable=True),
+     *_text("channel", "status", "reason"),
+     Column("decided_at", "instant"), Column("sent_at", "instant", nullable=True), Column("updated_at", "instant")),
+    ("workspace_id", "send_key"),
+)
+MART_TABLES = (PROFILES, IDENTITIES, DEVICES, CONSENTS, SUPPRESSIONS, SEGMENT_MEMBERS, SENDS)
 
 EVENTS = Table(
     "events",

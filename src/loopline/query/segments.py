@@ -16,6 +16,7 @@ The mart's relations (see ``loopline.store.mart``):
   mart_consents (workspace_id, profile_id, channel, topic, status)
   mart_suppressions (workspace_id, channel, address)
   mart_segment_members (workspace_id, segment_id, profile_id)
+  mart_sends (workspace_id, send_key, profile_id, campaign_id, journey_id, channel, status, sent_at, …)
   events (workspace_id, type, event, user_id, anonymous_id, timestamp, properties, context)
 """
 
@@ -27,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from loopline.domain.consent import ALL_TOPICS
-from loopline.domain.engagement import engagement_events
+from loopline.domain.engagement import SEND_KEY, engagement_events
 from loopline.domain.segments.definition import (
     COMPUTED_TYPES,
     NEGATIVE,
@@ -294,6 +295,8 @@ class _Compiler:
         return self._counted([node.event], node.where, node.count, node.window)
 
     def _engagement(self, node: Engagement) -> str:
+        if node.of_last is not None:
+            return self._last_messages(node, node.of_last)
         names = engagement_events(node.action, node.channel)
         if not names:  # e.g. opened on SMS: nothing can ever count
             return self._count_holds(node.count, None)
@@ -301,6 +304,40 @@ class _Compiler:
         if node.campaign_id is not None:
             extra.append(f"{self.d.json_text('properties', ['campaign_id'])} = {self.d.text(node.campaign_id)}")
         return self._counted(names, [], node.count, node.window, extra)
+
+    def _last_messages(self, node: Engagement, of_last: int) -> str:
+        """Return: of the profile's last ``of_last`` messages sent on the channel, the number answered
+        by the action satisfies the count; a profile sent none on the channel never matches.
+
+        The newest messages are numbered by a window function (sent time, then send key, both
+        descending); a message is answered when an event of the action carries its send key.
+        """
+        d, channel = self.d, str(node.channel)
+        sent = [f"s.workspace_id = {self.workspace}", f"s.channel = {d.text(channel)}", "s.status = 'sent'",
+                "s.sent_at IS NOT NULL", *self._window(node.window, "s.sent_at")]
+        if node.campaign_id is not None:
+            sent.append(f"s.campaign_id = {d.text(node.campaign_id)}")
+        names = engagement_events(node.action, channel)
+        if names:  # e.g. opened on SMS: no event can answer a message
+            key = d.json_text("e.properties", [SEND_KEY])
+            answers = (
+                f"SELECT {key} FROM events e WHERE e.workspace_id = {self.workspace}"
+                f" AND e.event IN ({', '.join(d.text(name) for name in names)}) AND {key} IS NOT NULL"
+            )
+            answered = f"CASE WHEN s.send_key IN ({answers}) THEN 1 ELSE 0 END"
+        else:
+            answered = "0"
+        latest = (
+            f"SELECT s.profile_id AS profile_id, {answered} AS answered,"
+            " row_number() OVER (PARTITION BY s.profile_id ORDER BY s.sent_at DESC, s.send_key DESC) AS recency"
+            f" FROM mart_sends s WHERE {' AND '.join(sent)}"
+        )
+        n = node.count.value
+        test = {"at_least": f">= {n}", "at_most": f"<= {n}", "exactly": f"= {n}"}[node.count.operator]
+        return (
+            f"(p.profile_id IN (SELECT l.profile_id FROM ({latest}) l WHERE l.recency <= {int(of_last)}"
+            f" GROUP BY l.profile_id HAVING sum(l.answered) {test}))"
+        )
 
     def _counted(
         self, names: list[str], where: Sequence[PropertyFilter], count: Count, window: Window | None,

@@ -221,10 +221,22 @@ class ComputedProperty(Comparison):
 
 
 class Count(_Node):
-    """How many times: at least, at most or exactly ``value``."""
+    """How many times: at least, at most or exactly ``value``.
+
+    ``{"exactly": 0}`` (or ``at_least`` / ``at_most``) is short for ``{"operator": "exactly", "value": 0}``.
+    """
 
     operator: Literal["at_least", "at_most", "exactly"] = "at_least"
     value: int = Field(default=1, ge=0, le=1_000_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and len(data) == 1:
+            ((operator, value),) = data.items()
+            if operator in ("at_least", "at_most", "exactly"):
+                return {"operator": operator, "value": value}
+        return data
 
 
 class Window(_Node):
@@ -362,8 +374,16 @@ class Reachable(_Node):
     topic: str = Field(default="all", pattern=TOPIC.pattern)
 
 
+MAX_OF_LAST = 100
+
+
 class Engagement(_Node):
-    """Received, opened or clicked messages (of one campaign, or any) a number of times."""
+    """Received, opened or clicked messages (of one campaign, or any) a number of times.
+
+    With ``of_last`` it counts messages rather than events: of the customer's last
+    ``of_last`` messages sent on ``channel`` (from the send ledger), how many drew the
+    action — "opened none of the last 5 emails".
+    """
 
     type: Literal["engagement"]
     action: Literal["received", "opened", "clicked"]
@@ -371,6 +391,19 @@ class Engagement(_Node):
     channel: Literal[CHANNELS] | None = None  # type: ignore[valid-type]
     count: Count = Field(default_factory=Count)
     window: Window | None = None
+    of_last: int | None = None
+
+    @model_validator(mode="after")
+    def _last_messages_of_one_channel(self) -> Self:
+        if self.of_last is None:
+            return self
+        if not 1 <= self.of_last <= MAX_OF_LAST:
+            raise ValueError(f"of_last counts the customer's last 1 to {MAX_OF_LAST} messages, got {self.of_last}")
+        if self.channel is None:
+            raise ValueError("of_last needs a channel: the last messages are counted on one channel")
+        if self.count.value > self.of_last:
+            raise ValueError(f"count {self.count.value} is more than the {self.of_last} messages of_last looks at")
+        return self
 
 
 class InSegment(_Node):

@@ -19,6 +19,7 @@ from loopline.query.mart import (
     MART_TABLES,
     PROFILES,
     SEGMENT_MEMBERS,
+    SENDS,
     SUPPRESSIONS,
     Table,
     create_table,
@@ -53,14 +54,15 @@ class DuckdbMart:
             gone = _keys(batch.gone)
             touched = _keys(batch.touched + batch.gone)
             before = _identities_of(conn, touched) if touched is not None else set()
+            _move_sends(conn, batch.merged)
             if gone is not None:
-                _delete_by_profile(conn, PROFILES, gone)
-                _delete_by_profile(conn, SEGMENT_MEMBERS, gone)
+                for table in (PROFILES, SEGMENT_MEMBERS, SENDS):
+                    _delete_by_profile(conn, table, gone)
             if touched is not None:
                 for table in (IDENTITIES, DEVICES, CONSENTS):
                     _delete_by_profile(conn, table, touched)
             for table, rows in ((PROFILES, batch.profiles), (IDENTITIES, batch.identities),
-                                (DEVICES, batch.devices), (CONSENTS, batch.consents)):
+                                (DEVICES, batch.devices), (CONSENTS, batch.consents), (SENDS, batch.sends)):
                 _upsert(conn, table, rows)
             moved = before ^ {(row["workspace_id"], row["kind"], row["value"], row["profile_id"])
                               for row in batch.identities}
@@ -197,6 +199,23 @@ def _attribute_again(conn: duckdb.DuckDBPyConnection, moved: set[tuple[str, str,
         )
     finally:
         conn.unregister("moved_identities")
+
+
+def _move_sends(conn: duckdb.DuckDBPyConnection, merged: list[tuple[str, str, str]]) -> None:
+    """Give the sends of merged-away profiles to the profiles they merged into."""
+    if not merged:
+        return
+    conn.register("mart_merges", pa.table({
+        "workspace_id": [w for w, _, _ in merged], "loser": [lo for _, lo, _ in merged],
+        "survivor": [su for _, _, su in merged],
+    }))
+    try:
+        conn.execute(
+            f"UPDATE {SENDS.name} SET profile_id = m.survivor FROM mart_merges m"
+            f" WHERE {SENDS.name}.workspace_id = m.workspace_id AND {SENDS.name}.profile_id = m.loser"
+        )
+    finally:
+        conn.unregister("mart_merges")
 
 
 def _keys(pairs: list[tuple[str, str]]) -> pa.Table | None:

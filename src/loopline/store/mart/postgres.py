@@ -18,6 +18,7 @@ from loopline.query.mart import (
     MART_TABLES,
     PROFILES,
     SEGMENT_MEMBERS,
+    SENDS,
     SUPPRESSIONS,
     Table,
     create_table,
@@ -31,6 +32,7 @@ _STATE = "CREATE TABLE IF NOT EXISTS mart_state (name TEXT PRIMARY KEY, value TE
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS mart_identities_profile ON mart_identities (workspace_id, profile_id)",
     "CREATE INDEX IF NOT EXISTS mart_devices_profile ON mart_devices (workspace_id, profile_id)",
+    "CREATE INDEX IF NOT EXISTS mart_sends_profile ON mart_sends (workspace_id, profile_id, channel)",
 )
 # Serialises concurrent first opens, like the event store's own migration lock.
 _LOCK = 0x6D617274  # "mart"
@@ -58,14 +60,22 @@ class PostgresMart:
     def apply(self, batch: MartBatch) -> None:
         """Apply one batch of copied changes in a transaction."""
         with self._pool.connection() as conn, conn.transaction():
+            if batch.merged:  # a merged-away profile's sends go to the profile it merged into
+                conn.execute(
+                    f"UPDATE {SENDS.name} s SET profile_id = m.survivor"
+                    " FROM unnest(%s::text[], %s::text[], %s::text[]) AS m(workspace_id, loser, survivor)"
+                    " WHERE s.workspace_id = m.workspace_id AND s.profile_id = m.loser",
+                    [[w for w, _, _ in batch.merged], [lo for _, lo, _ in batch.merged],
+                     [su for _, _, su in batch.merged]],
+                )
             if batch.gone:
-                _delete_by_profile(conn, PROFILES, batch.gone)
-                _delete_by_profile(conn, SEGMENT_MEMBERS, batch.gone)
+                for table in (PROFILES, SEGMENT_MEMBERS, SENDS):
+                    _delete_by_profile(conn, table, batch.gone)
             if batch.touched or batch.gone:
                 for table in (IDENTITIES, DEVICES, CONSENTS):
                     _delete_by_profile(conn, table, batch.touched + batch.gone)
             for table, rows in ((PROFILES, batch.profiles), (IDENTITIES, batch.identities),
-                                (DEVICES, batch.devices), (CONSENTS, batch.consents)):
+                                (DEVICES, batch.devices), (CONSENTS, batch.consents), (SENDS, batch.sends)):
                 _upsert(conn, table, rows)
             if batch.suppressions is not None:
                 conn.execute(f"DELETE FROM {SUPPRESSIONS.name}")
@@ -75,7 +85,7 @@ class PostgresMart:
                     "INSERT INTO mart_state VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                     [name, value],
                 )
-        if len(batch.profiles) >= ANALYZE_AFTER_ROWS:
+        if max(len(batch.profiles), len(batch.sends)) >= ANALYZE_AFTER_ROWS:
             # Fresh statistics after a large copy: planned on stale ones, a segment's hash joins
             # can turn into nested loops over a million rows.
             with self._pool.connection() as conn:

@@ -336,6 +336,15 @@ class SqlSendLedger:
             rows = conn.execute(query.order_by(sends.c.created_at.desc(), sends.c.send_key).limit(limit)).all()
         return [as_dict(row) for row in rows]
 
+    def message_of(self, *, workspace_id: str, send_key: str) -> dict[str, Any] | None:
+        """Return who a send went to and what sent it (``profile_id``, ``channel``, ``source_kind``,
+        ``source_id``, ``step``, ``variant``), or None when the workspace has no such send."""
+        query = sa.select(sends.c.profile_id, sends.c.channel, sends.c.source_kind, sends.c.source_id, sends.c.step,
+                          sends.c.variant).where(sends.c.workspace_id == workspace_id, sends.c.send_key == send_key)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return as_dict(row) if row is not None else None
+
     def campaign_decisions(self, *, workspace_id: str, campaign_id: str) -> list[dict[str, Any]]:
         """Return a campaign's rows (its runs, not its test sends), by customer and decision time.
 

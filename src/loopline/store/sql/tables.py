@@ -270,6 +270,7 @@ sends = sa.Table(
     sa.Index("ix_sends_profile", "workspace_id", "profile_id", "created_at"),
     sa.Index("ix_sends_due", "state", "not_before"),
     sa.Index("ix_sends_source", "source_id", "occurrence", "state"),
+    sa.Index("ix_sends_changed", "updated_at", "send_key"),  # the mart copies the sends in this order
 )
 
 # The workspace's contact policy (caps, quiet hours, consent rules, global control group).
@@ -445,4 +446,34 @@ link_settings = sa.Table(
     sa.Column("link_domain", sa.String(253)),
     sa.Column("updated_at", When, nullable=False),
     sa.UniqueConstraint("link_domain", name="uq_link_settings_domain"),
+)
+
+# Landing pages: what a personalised URL (``purl:{slug}`` in a message) opens for one customer.
+# ``definition`` holds the templates and the form (validated by domain.landing_pages); the slug
+# is unique per workspace because messages name pages by it.
+landing_pages = sa.Table(
+    "landing_pages",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("slug", sa.String(64), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("definition", Json, nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.UniqueConstraint("workspace_id", "slug", name="uq_landing_pages_slug"),
+)
+
+# Media buys: paid placements (ads, search, print, affiliates) measured by their UTM-tagged
+# traffic. ``definition`` is validated by domain.media_buys; names are unique per workspace.
+media_buys = sa.Table(
+    "media_buys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("definition", Json, nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_media_buys_name"),
 )
