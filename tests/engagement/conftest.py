@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from loopline.actions.campaign_runs import CampaignRunner, TickReport
+from loopline.store.sql.tables import sends
 from tests.conftest import basic, bearer, settle
 
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)  # a Monday, 12:00 in Berlin
@@ -106,6 +107,15 @@ class Shop:
         response = self.client.get(f"/api/v1/profiles/{reference}/sends", headers=self.headers, params=params)
         assert response.status_code == 200, response.text
         return list(response.json()["items"])
+
+    def record_sent(self, reference: str, at: datetime, *, source_id: str, send_key: str) -> None:
+        """Write a sent message of another campaign straight into the ledger, as if it went out at ``at``."""
+        profile_id = self.client.get(f"/api/v1/profiles/{reference}/sends", headers=self.headers).json()["profile_id"]
+        with self.runtime.services.engine.begin() as conn:
+            conn.execute(sends.insert().values(
+                send_key=send_key, workspace_id=self.workspace.id, source_kind="campaign", source_id=source_id,
+                profile_id=profile_id, channel="email", priority="marketing", topic="promotions", state="sent",
+                created_at=at, updated_at=at, sent_at=at))
 
     def report(self, campaign_id: str) -> dict[str, Any]:
         response = self.client.get(f"/api/v1/campaigns/{campaign_id}/report", headers=self.headers)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from loopline.store.sql.tables import sends
 from tests.engagement.conftest import NOW, customers, shop  # noqa: F401 - the shop fixture serves these tests too
 
 DAY = timedelta(days=1)
@@ -13,12 +12,7 @@ DAY = timedelta(days=1)
 
 def _other_send(shop: Any, user: str, at: datetime) -> None:  # noqa: F811
     """Record a message of another campaign sent to ``user`` at ``at``."""
-    profile_id = shop.client.get(f"/api/v1/profiles/{user}/sends", headers=shop.headers).json()["profile_id"]
-    with shop.runtime.services.engine.begin() as conn:
-        conn.execute(sends.insert().values(
-            send_key=f"other-{user}", workspace_id=shop.workspace.id, source_kind="campaign",
-            source_id="cmp_other", profile_id=profile_id, channel="email", priority="marketing",
-            topic="promotions", state="sent", created_at=at, updated_at=at, sent_at=at))
+    shop.record_sent(user, at, source_id="cmp_other", send_key=f"other-{user}")
 
 
 def _results(shop: Any, campaign_id: str, **params: str) -> dict[str, Any]:  # noqa: F811

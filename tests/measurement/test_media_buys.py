@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from loopline.store.sql.tables import sends
 from tests.conftest import bearer
 from tests.engagement.conftest import NOW, customers, shop  # noqa: F401 - the shop fixture serves these tests too
 
@@ -44,12 +43,7 @@ def _order(user: str, at: datetime, revenue: float) -> dict[str, Any]:
 
 
 def _sent(shop: Any, user: str, at: datetime) -> None:  # noqa: F811
-    profile_id = shop.client.get(f"/api/v1/profiles/{user}/sends", headers=shop.headers).json()["profile_id"]
-    with shop.runtime.services.engine.begin() as conn:
-        conn.execute(sends.insert().values(
-            send_key=f"newsletter-{user}", workspace_id=shop.workspace.id, source_kind="campaign",
-            source_id="cmp_newsletter", profile_id=profile_id, channel="email", priority="marketing",
-            topic="news", state="sent", created_at=at, updated_at=at, sent_at=at))
+    shop.record_sent(user, at, source_id="cmp_newsletter", send_key=f"newsletter-{user}")
 
 
 def _results(shop: Any, buy_id: str, **params: str) -> dict[str, Any]:  # noqa: F811
