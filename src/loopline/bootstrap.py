@@ -23,6 +23,7 @@ from loopline.store import migrations
 from loopline.store.events import open_event_store
 from loopline.store.mart import open_mart
 from loopline.store.secret_box import SecretBox
+from loopline.store.sql.accounts import SqlAccountStore
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.engine import create_store_engine
 from loopline.store.sql.in_app import SqlInAppStore
@@ -31,6 +32,7 @@ from loopline.store.sql.landing_pages import SqlLandingPageStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.media_buys import SqlMediaBuyStore
+from loopline.store.sql.overview import SqlOverviewReads
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
 from loopline.store.sql.providers import SqlProviderStore
@@ -77,6 +79,8 @@ def open_services(settings: Settings) -> Services:
         tracking=SqlTrackingStore(engine),
         landing_pages=SqlLandingPageStore(engine),
         media_buys=SqlMediaBuyStore(engine),
+        accounts=SqlAccountStore(engine),
+        overview=SqlOverviewReads(engine),
     )
     # In-app messages are stored for the SDK to read, and listed in the outbox as well.
     services.channels["in_app"] = InAppChannel(services.in_app, _ServicesClock(services), outbox=sandbox)

@@ -178,6 +178,19 @@ class Settings(BaseSettings):
         description="How long after a click on a phone without the app the app's first open may claim it "
                     "(deferred deep link).",
     )
+    console_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 90,
+        description="Longest a console sign-in lasts; then the person signs in again.",
+    )
+    console_idle_minutes: float = Field(
+        default=60.0, gt=0, le=24 * 60 * 90,
+        description="A console session without a request for this long ends.",
+    )
+    console_login_attempts_per_minute: int = Field(
+        default=5, ge=1, le=1_000,
+        description="Sign-in attempts per e-mail address and client address per minute; more are refused "
+                    "for a while with a clear message.",
+    )
     log_level: str = Field(default="INFO", description="Log level for the server and workers.")
 
     @classmethod

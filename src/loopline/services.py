@@ -12,6 +12,7 @@ from loopline.config import Settings
 from loopline.domain.events import IngestLimits
 from loopline.ports import Channel, Clock, EventStore, GeoLocator, Mart
 from loopline.store.secret_box import SecretBox
+from loopline.store.sql.accounts import SqlAccountStore
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.in_app import SqlInAppStore
 from loopline.store.sql.journeys import SqlJourneyStore
@@ -19,6 +20,7 @@ from loopline.store.sql.landing_pages import SqlLandingPageStore
 from loopline.store.sql.lookups import SqlProfileLookups
 from loopline.store.sql.mart_source import SqlMartSource
 from loopline.store.sql.media_buys import SqlMediaBuyStore
+from loopline.store.sql.overview import SqlOverviewReads
 from loopline.store.sql.privacy import SqlPrivacyStore
 from loopline.store.sql.profiles import SqlProfileStore
 from loopline.store.sql.providers import SqlProviderStore
@@ -66,6 +68,8 @@ class Services:
     tracking: SqlTrackingStore  # tracked links, clicks and opens, deferred deep links, link settings
     landing_pages: SqlLandingPageStore  # the pages personalised URLs open
     media_buys: SqlMediaBuyStore  # paid placements measured by their UTM-tagged traffic
+    accounts: SqlAccountStore  # console users, their roles per workspace, sessions and the audit log
+    overview: SqlOverviewReads  # the counts the console's overview reads from the operational store
 
     def close(self) -> None:
         """Release every store: the mart first, as it may share the event store's database."""

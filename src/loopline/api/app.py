@@ -34,6 +34,7 @@ from loopline.api import (
 from loopline.api.auth import access_workspace, require_admin
 from loopline.api.errors import ERROR_SCHEMA, install_error_handlers
 from loopline.bootstrap import Runtime
+from loopline.console import routes as console
 
 
 def tune_interpreter() -> None:
@@ -91,6 +92,8 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     )
     for router in routers:
         app.include_router(router)
+    # The console's pages are for browsers; they are left out of the OpenAPI description.
+    console.install(app)
 
     @app.get("/health", tags=["operations"])
     def health(request: Request) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from loopline.cli import admin, analyze, bench, demo, serve
+from loopline.cli import admin, analyze, bench, demo, serve, users
 from loopline.cli.errors import CliError
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 serve.register(app)
 demo.register(app)
 admin.register(app)
+users.register(app)
 bench.register(app)
 analyze.register(app)
 # soft_wrap keeps each error on one line whatever the terminal width (or none).

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -17,11 +18,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from loopline.actions.accounts import AccountServices, do_create_user, do_grant_role, do_set_password
 from loopline.actions.ingest import IngestOutcome
 from loopline.actions.projection import do_project_once
 from loopline.actions.workspaces import do_create_workspace
 from loopline.bootstrap import Runtime, build_runtime
 from loopline.cli.serve import run_server
+from loopline.cli.users import account_stores, generate_password
 from loopline.config import load_settings
 from loopline.demo.engagement import seed_engagement
 from loopline.demo.generator import DemoPlan, estimate_messages, generate_messages
@@ -29,6 +32,7 @@ from loopline.domain.events import EventRecord
 
 console = Console()
 MARKER = "demo.json"
+DEMO_EMAIL = "demo@loopline.local"
 COMMIT_EVENTS = 20_000
 
 
@@ -39,7 +43,13 @@ def _progress() -> Progress:
     )
 
 
-def seed_demo(runtime: Runtime, plan: DemoPlan) -> dict[str, str]:
+def _write_marker(marker: Path, keys: dict[str, Any]) -> None:
+    # It holds the demo's keys and console password so they can be printed again: owner only.
+    marker.write_bytes(orjson.dumps(keys))
+    marker.chmod(0o600)
+
+
+def seed_demo(runtime: Runtime, plan: DemoPlan) -> dict[str, Any]:
     """Create the demo workspace and ingest the generated history through the real pipeline."""
     created = do_create_workspace(runtime.services, name="Demo fashion shop")
     received_at = runtime.services.clock.now()
@@ -72,6 +82,17 @@ def seed_demo(runtime: Runtime, plan: DemoPlan) -> dict[str, str]:
     return {"id": created.id, "write_key": created.write_key, "secret_key": created.secret_key}
 
 
+def create_demo_login(services: AccountServices, *, workspace_id: str) -> dict[str, str]:
+    """Create the demo user, administrator of the demo workspace, with a random password."""
+    password = generate_password()
+    if services.accounts.get_user_by_email(email=DEMO_EMAIL) is None:
+        do_create_user(services, email=DEMO_EMAIL, password=password, name="Demo", actor="loopline demo")
+    else:  # left by an interrupted run: its password was never printed, so give it a new one
+        do_set_password(services, email=DEMO_EMAIL, password=password, actor="loopline demo")
+    do_grant_role(services, email=DEMO_EMAIL, workspace_id=workspace_id, role="admin", actor="loopline demo")
+    return {"email": DEMO_EMAIL, "password": password}
+
+
 def register(app: typer.Typer) -> None:
     """Add the demo command."""
 
@@ -94,14 +115,23 @@ def register(app: typer.Typer) -> None:
             try:
                 plan = DemoPlan(customers=customers, days=days, end=datetime.now(UTC))
                 keys = seed_demo(runtime, plan)
+                keys["console"] = create_demo_login(runtime.services, workspace_id=keys["id"])
             finally:
                 runtime.stop()
-            marker.write_bytes(orjson.dumps(keys))
-            marker.chmod(0o600)
+            _write_marker(marker, keys)
+        if "console" not in keys:
+            # Seeded before the console existed: add its login now, once.
+            with account_stores(settings) as stores:
+                keys["console"] = create_demo_login(stores, workspace_id=keys["id"])
+            _write_marker(marker, keys)
+        url = settings.resolved_public_url + "/console/login"
         banner = [
             f"demo workspace: [bold]{keys['id']}[/bold]",
             f"write key:  {keys['write_key']}",
             f"secret key: {keys['secret_key']}",
+            f"console:    [bold]{url}[/bold]",
+            f"  e-mail:   {keys['console']['email']}",
+            f"  password: {keys['console']['password']}",
         ]
         if serve:
             run_server(settings, host=settings.host, port=settings.port, banner=banner)

@@ -477,3 +477,64 @@ media_buys = sa.Table(
     sa.Column("updated_at", When, nullable=False),
     sa.UniqueConstraint("workspace_id", "name", name="uq_media_buys_name"),
 )
+
+# People who sign in to the console. Users are instance-wide (one person may work in several
+# workspaces); what they may do in a workspace is their membership's role. Emails are stored
+# lowercased and unique; ``password_hash`` is an argon2 hash in PHC format, never a password.
+console_users = sa.Table(
+    "console_users",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("password_hash", sa.String(256), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.Column("disabled_at", When),
+    sa.UniqueConstraint("email", name="uq_console_users_email"),
+)
+
+# A user's role in one workspace (admin, marketer, analyst, agent); no row, no access.
+console_memberships = sa.Table(
+    "console_memberships",
+    metadata,
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("console_users.id"), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), sa.ForeignKey("workspaces.id"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.Index("ix_console_memberships_workspace", "workspace_id"),
+)
+
+# Signed-in browsers. Only a SHA-256 of the session token is kept, so a copy of this table
+# lets nobody sign in; a session ends at ``expires_at`` or after an idle gap since ``seen_at``.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("console_users.id"), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("seen_at", When, nullable=False),
+    sa.Column("expires_at", When, nullable=False),
+    sa.Column("client", sa.String(64), nullable=False, server_default=""),
+    sa.Column("user_agent", sa.String(200), nullable=False, server_default=""),
+    sa.Index("ix_console_sessions_user", "user_id"),
+)
+
+# What people did in the console and to accounts: who, in which workspace (none for
+# instance-wide changes), what, to what, with details, when and from where. Append-only.
+console_audit = sa.Table(
+    "console_audit",
+    metadata,
+    sa.Column("id", sa.String(26), primary_key=True),
+    sa.Column("at", When, nullable=False),
+    sa.Column("user_id", sa.String(40)),
+    sa.Column("actor", sa.String(254), nullable=False),
+    sa.Column("workspace_id", sa.String(40)),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(254), nullable=False, server_default=""),
+    sa.Column("detail", Json, nullable=False),
+    sa.Column("client", sa.String(64), nullable=False, server_default=""),
+    sa.Index("ix_console_audit_workspace", "workspace_id", "at"),
+    sa.Index("ix_console_audit_at", "at"),
+)

@@ -1,0 +1,185 @@
+"""Console users, their memberships, sessions and the audit log in the operational store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from loopline.store.sql.engine import writer
+from loopline.store.sql.rows import as_dict, aware
+from loopline.store.sql.tables import console_audit, console_memberships, console_sessions, console_users, workspaces
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A console user; ``password_hash`` is the argon2 hash."""
+
+    id: str
+    email: str
+    name: str
+    password_hash: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRow:
+    """A user's role in one workspace, with the workspace's name for display."""
+
+    user_id: str
+    workspace_id: str
+    workspace_name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A signed-in browser, found by the hash of its token."""
+
+    token_hash: str
+    user_id: str
+    created_at: datetime
+    seen_at: datetime
+    expires_at: datetime
+
+
+class EmailTaken(ValueError):
+    """Another user has this e-mail address."""
+
+
+def _user(row: Any) -> UserRow:
+    return UserRow(row.id, row.email, row.name, row.password_hash, aware(row.created_at),  # type: ignore[arg-type]
+                   aware(row.disabled_at))
+
+
+class SqlAccountStore:
+    """Console accounts on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def create_user(self, *, user_id: str, email: str, name: str, password_hash: str, now: datetime) -> UserRow:
+        """Insert a user; raise EmailTaken when the address is in use."""
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(console_users.insert().values(
+                    id=user_id, email=email, name=name, password_hash=password_hash, created_at=now, updated_at=now))
+        except sa.exc.IntegrityError:
+            raise EmailTaken(email) from None
+        return UserRow(user_id, email, name, password_hash, now, None)
+
+    def get_user(self, *, user_id: str) -> UserRow | None:
+        """Return a user by id."""
+        with self._engine.connect() as conn:
+            row = conn.execute(console_users.select().where(console_users.c.id == user_id)).first()
+        return _user(row) if row else None
+
+    def get_user_by_email(self, *, email: str) -> UserRow | None:
+        """Return a user by (normalised) e-mail address."""
+        with self._engine.connect() as conn:
+            row = conn.execute(console_users.select().where(console_users.c.email == email)).first()
+        return _user(row) if row else None
+
+    def set_password_hash(self, *, user_id: str, password_hash: str, now: datetime) -> None:
+        """Replace a user's password hash."""
+        with self._writer.begin() as conn:
+            conn.execute(console_users.update().where(console_users.c.id == user_id)
+                         .values(password_hash=password_hash, updated_at=now))
+
+    def list_users(self) -> list[UserRow]:
+        """Return every user, by e-mail address."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(console_users.select().order_by(console_users.c.email)).all()
+        return [_user(row) for row in rows]
+
+    # -- memberships ----------------------------------------------------------------------------
+
+    def set_membership(self, *, user_id: str, workspace_id: str, role: str, now: datetime) -> str | None:
+        """Give a user a role in a workspace; return the role it replaced, if any."""
+        key = (console_memberships.c.user_id == user_id) & (console_memberships.c.workspace_id == workspace_id)
+        with self._writer.begin() as conn:
+            before = conn.execute(sa.select(console_memberships.c.role).where(key)).scalar()
+            if before is None:
+                conn.execute(console_memberships.insert().values(
+                    user_id=user_id, workspace_id=workspace_id, role=role, created_at=now, updated_at=now))
+            else:
+                conn.execute(console_memberships.update().where(key).values(role=role, updated_at=now))
+        return before
+
+    def delete_membership(self, *, user_id: str, workspace_id: str) -> str | None:
+        """Remove a user's access to a workspace; return the role they had, if any."""
+        key = (console_memberships.c.user_id == user_id) & (console_memberships.c.workspace_id == workspace_id)
+        with self._writer.begin() as conn:
+            before = conn.execute(sa.select(console_memberships.c.role).where(key)).scalar()
+            conn.execute(console_memberships.delete().where(key))
+        return before
+
+    def memberships_of(self, *, user_id: str) -> list[MembershipRow]:
+        """Return the workspaces a user belongs to, by workspace name."""
+        query = (
+            sa.select(console_memberships.c.user_id, console_memberships.c.workspace_id, workspaces.c.name,
+                      console_memberships.c.role)
+            .join(workspaces, workspaces.c.id == console_memberships.c.workspace_id)
+            .where(console_memberships.c.user_id == user_id)
+            .order_by(workspaces.c.name, workspaces.c.id)
+        )
+        with self._engine.connect() as conn:
+            return [MembershipRow(*row) for row in conn.execute(query).all()]
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def create_session(self, *, token_hash: str, user_id: str, now: datetime, expires_at: datetime,
+                       client: str, user_agent: str) -> None:
+        """Store a new session by the hash of its token."""
+        with self._writer.begin() as conn:
+            conn.execute(console_sessions.insert().values(
+                token_hash=token_hash, user_id=user_id, created_at=now, seen_at=now, expires_at=expires_at,
+                client=client[:64], user_agent=user_agent[:200]))
+
+    def get_session(self, *, token_hash: str) -> SessionRow | None:
+        """Return a session by the hash of its token."""
+        with self._engine.connect() as conn:
+            row = conn.execute(console_sessions.select().where(console_sessions.c.token_hash == token_hash)).first()
+        if row is None:
+            return None
+        return SessionRow(row.token_hash, row.user_id, aware(row.created_at), aware(row.seen_at),  # type: ignore[arg-type]
+                          aware(row.expires_at))  # type: ignore[arg-type]
+
+    def touch_session(self, *, token_hash: str, now: datetime) -> None:
+        """Record activity on a session."""
+        with self._writer.begin() as conn:
+            conn.execute(console_sessions.update().where(console_sessions.c.token_hash == token_hash)
+                         .values(seen_at=now))
+
+    def delete_session(self, *, token_hash: str) -> bool:
+        """Delete a session; return whether there was one."""
+        with self._writer.begin() as conn:
+            result = conn.execute(console_sessions.delete().where(console_sessions.c.token_hash == token_hash))
+        return bool(result.rowcount)
+
+    def delete_sessions_before(self, *, now: datetime) -> int:
+        """Delete sessions past their end; return how many."""
+        with self._writer.begin() as conn:
+            result = conn.execute(console_sessions.delete().where(console_sessions.c.expires_at <= now))
+        return int(result.rowcount)
+
+    # -- audit log ------------------------------------------------------------------------------
+
+    def record_audit(self, entry: dict[str, Any]) -> None:
+        """Append one entry to the audit log."""
+        with self._writer.begin() as conn:
+            conn.execute(console_audit.insert().values(**entry))
+
+    def list_audit(self, *, workspace_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Return the newest audit entries, of one workspace or instance-wide (``workspace_id`` None: all)."""
+        query = console_audit.select().order_by(console_audit.c.at.desc(), console_audit.c.id.desc()).limit(limit)
+        if workspace_id is not None:
+            query = query.where(console_audit.c.workspace_id == workspace_id)
+        with self._engine.connect() as conn:
+            return [as_dict(row) for row in conn.execute(query).all()]

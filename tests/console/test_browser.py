@@ -1,0 +1,110 @@
+"""The console in a real browser (Debian's Chromium through playwright): sign in through the form,
+see the overview with its chart drawn and its figures, sign out. Screenshots of each page are
+written to ``LOOPLINE_SCREENSHOTS`` (default: the test's temporary directory) for reviewers."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loopline.config import Settings
+from tests.conftest import basic
+from tests.console.conftest import PASSWORD, member
+from tests.e2e.conftest import LiveServer, run_live_server
+
+BROWSER = os.environ.get("LOOPLINE_TEST_CHROMIUM") or None
+pytestmark = pytest.mark.skipif(BROWSER is None or not os.access(BROWSER, os.X_OK),
+                                reason="needs Chromium: set LOOPLINE_TEST_CHROMIUM to its path")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def live(embedded_settings: Settings) -> Iterator[LiveServer]:
+    with run_live_server(embedded_settings) as server:
+        yield server
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("LOOPLINE_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _plant(live: LiveServer, *, events: int = 12) -> None:
+    """Send a little traffic of this minute through the ingest API."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    batch = [{"type": "identify", "userId": f"u-{n}", "traits": {"email": f"c{n}@example.com"}} for n in range(5)]
+    batch += [{"type": "track", "userId": f"u-{n % 5}", "event": "Product Viewed",
+               "timestamp": now.isoformat().replace("+00:00", "Z")} for n in range(events)]
+    answer = httpx.post(f"{live.url}/v1/batch", headers=basic(live.workspace.write_key), json={"batch": batch})
+    assert answer.status_code == 200, answer.text
+    live.settle()
+
+
+def test_sign_in_see_the_overview_and_sign_out(live: LiveServer, shots: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    email = member(live.runtime, live.workspace.id)
+    _plant(live)
+    assert BROWSER is not None
+    written: list[Path] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=BROWSER, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            problems: list[str] = []
+            page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(f"{live.url}/console/")
+            expect(page).to_have_url(f"{live.url}/console/login")
+            page.fill("input[name=email]", email)
+            page.fill("input[name=password]", "not the password")
+            page.click("button[type=submit]")
+            expect(page.get_by_test_id("login-message")).to_have_text("Wrong e-mail address or password.")
+            written.append(shots / "console-login.png")
+            page.screenshot(path=str(written[-1]), full_page=True)
+
+            assert problems == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
+            problems.clear()
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/")
+            expect(page.get_by_test_id("workspace-name")).to_have_text("End-to-end shop")
+            expect(page.get_by_test_id("events-hour")).to_have_text("12")
+            expect(page.get_by_test_id("dau")).to_have_text("5")
+            expect(page.get_by_test_id("new-customers")).to_have_text("5")
+            # ECharts drew the line into its canvas: some pixels are not transparent.
+            canvas = page.locator("#activity-chart canvas")
+            expect(canvas).to_have_count(1)
+            painted = canvas.evaluate(
+                "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }")
+            assert painted > 1000, painted
+            expect(page.get_by_test_id("updated")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d UTC$"))
+            written.append(shots / "console-overview.png")
+            page.screenshot(path=str(written[-1]), full_page=True)
+            # The Alpine.js component owns the figures: a refresh (every 15 s; called here) shows new events.
+            component = "Alpine.$data(document.querySelector('[x-data]'))"
+            assert page.evaluate(f"{component}.dau") == 5
+            _plant(live, events=3)
+            page.evaluate(f"{component}.refresh()")
+            expect(page.get_by_test_id("events-hour")).to_have_text("15")
+            assert not problems, problems
+
+            page.get_by_test_id("logout").click()
+            expect(page).to_have_url(f"{live.url}/console/login")
+            page.goto(f"{live.url}/console/w/{live.workspace.id}/")
+            expect(page).to_have_url(f"{live.url}/console/login")
+        finally:
+            browser.close()
+    for path in written:
+        assert path.stat().st_size > 10_000
+        print(f"screenshot: {path}")
