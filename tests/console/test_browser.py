@@ -1,5 +1,5 @@
 """The console in a real browser (Debian's Chromium through playwright): sign in through the form,
-see the overview with its chart drawn and its figures, sign out. Screenshots of each page are
+see the overview with its chart drawn and its figures, open the outbox, sign out. Screenshots of each page are
 written to ``LOOPLINE_SCREENSHOTS`` (default: the test's temporary directory) for reviewers."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from loopline.config import Settings
+from loopline.store.sql.tables import sandbox_outbox
 from tests.conftest import basic
 from tests.console.conftest import PASSWORD, member
 from tests.e2e.conftest import LiveServer, run_live_server
@@ -49,7 +50,22 @@ def _plant(live: LiveServer, *, events: int = 12) -> None:
     live.settle()
 
 
-def test_sign_in_see_the_overview_and_sign_out(live: LiveServer, shots: Path) -> None:
+def _deliver(live: LiveServer) -> None:
+    """Put an email and a text into the workspace's sandbox outbox, as the sandbox channel would."""
+    now = datetime.now(UTC)
+    rows = [
+        {"send_key": "sk_browser_mail", "channel": "email", "address": "kim@example.com", "subject": "Hello",
+         "body": "<html><body><h1>Hello Kim</h1><script>parent.document.title = 'ran';</script></body></html>"},
+        {"send_key": "sk_browser_text", "channel": "sms", "address": "+4915112345678", "subject": None,
+         "body": "Your code is 4711"},
+    ]
+    with live.runtime.services.engine.begin() as conn:
+        conn.execute(sandbox_outbox.insert(), [{**row, "workspace_id": live.workspace.id, "profile_id": "p-kim",
+                                                "url": None, "source_id": "cmp_browser", "delivered_at": now}
+                                               for row in rows])
+
+
+def test_sign_in_see_the_overview_and_the_outbox_and_sign_out(live: LiveServer, shots: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     email = member(live.runtime, live.workspace.id)
@@ -98,6 +114,21 @@ def test_sign_in_see_the_overview_and_sign_out(live: LiveServer, shots: Path) ->
             page.evaluate(f"{component}.refresh()")
             expect(page.get_by_test_id("events-hour")).to_have_text("15")
             assert not problems, problems
+
+            # The outbox shows each message as its customer sees it: an email in a frame that runs nothing.
+            _deliver(live)
+            page.get_by_role("link", name="Outbox").click()
+            expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/outbox")
+            expect(page.get_by_test_id("message")).to_have_count(2)
+            expect(page.get_by_test_id("body")).to_have_text("Your code is 4711")
+            mail = page.frame_locator("iframe.email-frame")
+            expect(mail.locator("h1")).to_have_text("Hello Kim")
+            assert page.title().startswith("Outbox")  # the mail's script did not run: it would retitle
+            written.append(shots / "console-outbox.png")
+            page.screenshot(path=str(written[-1]), full_page=True)
+            assert [p for p in problems if "Blocked script execution in 'about:srcdoc'" not in p] == []
+            assert problems, "the browser reports the mail's script as blocked"
+            problems.clear()
 
             page.get_by_test_id("logout").click()
             expect(page).to_have_url(f"{live.url}/console/login")

@@ -1,4 +1,4 @@
-"""The console's routes: sign in and out, the workspace picker and the overview."""
+"""The console's routes: sign in and out, the workspace picker, the overview and the outbox."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from loopline.actions.accounts import LoginRefused, LoginThrottle, LoginThrottled, do_login, do_logout
+from loopline.console.outbox import OUTBOX_PAGE, outbox_page
 from loopline.console.overview import build_overview, running_now
 from loopline.console.web import (
     HERE,
@@ -154,6 +155,19 @@ def running(request: Request, workspace_id: str) -> Response:
     access_page(request, workspace_id, Page.OVERVIEW)
     data = running_now(runtime_of(request).services, workspace_id=workspace_id)
     return render(request, "_running.html", {"data": data, "workspace_id": workspace_id})
+
+
+@router.get("/w/{workspace_id}/outbox")
+def outbox(request: Request, workspace_id: str, source_id: str | None = None) -> Response:
+    """The sandbox outbox: messages as the customer would see them, newest first; JSON with ``Accept``."""
+    access = access_page(request, workspace_id, Page.OUTBOX)
+    data = outbox_page(runtime_of(request).services, workspace_id=workspace_id, source_id=source_id)
+    if wants_json(request):
+        return json_response(data)
+    return render(request, "outbox.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
+                                           "workspace": {"id": workspace_id, "name": access.workspace_name},
+                                           "csrf": access.csrf, "current": Page.OUTBOX.value,
+                                           "page_size": OUTBOX_PAGE})
 
 
 def install(app: FastAPI) -> None:
