@@ -1,6 +1,7 @@
 """The console in a real browser (Debian's Chromium through playwright): sign in through the form,
-see the overview with its chart drawn and its figures, open the outbox, sign out. Screenshots of each page are
-written to ``LOOPLINE_SCREENSHOTS`` (default: the test's temporary directory) for reviewers."""
+see the overview with its chart drawn and its figures, open the outbox and a campaign's report,
+sign out. Screenshots of each page are written to ``LOOPLINE_SCREENSHOTS`` (default: the test's
+temporary directory) for reviewers."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from loopline.actions.campaign_runs import CampaignRunner
 from loopline.config import Settings
 from loopline.store.sql.tables import sandbox_outbox
 from tests.conftest import basic
@@ -63,6 +66,42 @@ def _deliver(live: LiveServer) -> None:
         conn.execute(sandbox_outbox.insert(), [{**row, "workspace_id": live.workspace.id, "profile_id": "p-kim",
                                                 "url": None, "source_id": "cmp_browser", "delivered_at": now}
                                                for row in rows])
+
+
+def _campaign(live: LiveServer) -> None:
+    """Run a campaign with a control group to the sandbox for 20 customers, then plant some orders."""
+    secret = {"Authorization": f"Bearer {live.workspace.secret_key}"}
+    api = f"{live.url}/api/v1"
+    people = [{"type": "identify", "userId": f"buyer-{n}", "traits": {"email": f"b{n}@example.com", "vip": True}}
+              for n in range(20)]
+    assert httpx.post(f"{live.url}/v1/batch", headers=basic(live.workspace.write_key),
+                      json={"batch": people}).status_code == 200
+    live.settle()
+    assert httpx.put(f"{api}/contact-policy", headers=secret, json={"opt_in_channels": []}).status_code == 200
+    segment = httpx.post(f"{api}/segments", headers=secret, json={
+        "name": "VIPs", "condition": {"type": "trait", "trait": "vip", "operator": "eq", "value": True}}).json()
+    assert httpx.post(f"{api}/segments/{segment['id']}/refresh", headers=secret).status_code == 200
+    campaign = httpx.post(f"{api}/campaigns", headers=secret, json={"name": "VIP preview", "definition": {
+        "audience": {"segments": [segment["id"]]}, "channels": ["email"], "holdout_percent": 50,
+        "success_metric": {"event": "Order Completed", "within_days": 7},
+        "variants": [{"name": "A", "split": 100, "content": {"email": {"subject": "Preview", "body": "<p>Hi</p>"}}}]}})
+    assert campaign.status_code == 201, campaign.text
+    assert httpx.post(f"{api}/campaigns/{campaign.json()['id']}/schedule", headers=secret).status_code == 200
+    CampaignRunner(live.runtime.services).tick()
+    orders = [{"type": "track", "userId": f"buyer-{n}", "event": "Order Completed"} for n in range(0, 20, 2)]
+    assert httpx.post(f"{live.url}/v1/batch", headers=basic(live.workspace.write_key),
+                      json={"batch": orders}).status_code == 200
+    live.settle()
+
+
+def _painted(page: Any, selector: str) -> int:
+    """Return how many pixels of a chart's canvas are not transparent."""
+    canvas = page.locator(f"{selector} canvas")
+    expect_count = canvas.count()
+    assert expect_count == 1, f"{selector} has {expect_count} canvases"
+    return int(canvas.evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"))
 
 
 def test_sign_in_see_the_overview_and_the_outbox_and_sign_out(live: LiveServer, shots: Path) -> None:
@@ -129,6 +168,18 @@ def test_sign_in_see_the_overview_and_the_outbox_and_sign_out(live: LiveServer, 
             assert [p for p in problems if "Blocked script execution in 'about:srcdoc'" not in p] == []
             assert problems, "the browser reports the mail's script as blocked"
             problems.clear()
+
+            # A campaign's report: its funnel and the conversion of each group with its interval, drawn.
+            _campaign(live)
+            page.get_by_role("link", name="Campaigns").click()
+            page.get_by_test_id("campaign-link").click()
+            expect(page.get_by_test_id("campaign-name")).to_have_text("VIP preview")
+            expect(page.get_by_test_id("lift")).to_contain_text("points")
+            assert _painted(page, "#funnel-chart") > 1000
+            assert _painted(page, "#uplift-chart") > 1000
+            written.append(shots / "console-campaign-report.png")
+            page.screenshot(path=str(written[-1]), full_page=True)
+            assert not problems, problems
 
             page.get_by_test_id("logout").click()
             expect(page).to_have_url(f"{live.url}/console/login")

@@ -1,4 +1,4 @@
-"""The console's routes: sign in and out, the workspace picker, the overview and the outbox."""
+"""The console's routes: sign in and out, the workspace picker, the overview, campaigns and the outbox."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from loopline.actions.accounts import LoginRefused, LoginThrottle, LoginThrottled, do_login, do_logout
+from loopline.console.campaigns import campaign_list, campaign_report
 from loopline.console.outbox import OUTBOX_PAGE, outbox_page
 from loopline.console.overview import build_overview, running_now
 from loopline.console.web import (
@@ -155,6 +156,31 @@ def running(request: Request, workspace_id: str) -> Response:
     access_page(request, workspace_id, Page.OVERVIEW)
     data = running_now(runtime_of(request).services, workspace_id=workspace_id)
     return render(request, "_running.html", {"data": data, "workspace_id": workspace_id})
+
+
+@router.get("/w/{workspace_id}/campaigns")
+def campaigns(request: Request, workspace_id: str) -> Response:
+    """The workspace's campaigns with status and progress; JSON with ``Accept``."""
+    access = access_page(request, workspace_id, Page.CAMPAIGNS)
+    data = campaign_list(runtime_of(request).services, workspace_id=workspace_id)
+    if wants_json(request):
+        return json_response(data)
+    return render(request, "campaigns.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
+                                              "workspace": {"id": workspace_id, "name": access.workspace_name},
+                                              "csrf": access.csrf, "current": Page.CAMPAIGNS.value})
+
+
+@router.get("/w/{workspace_id}/campaigns/{campaign_id}")
+def campaign(request: Request, workspace_id: str, campaign_id: str, attribution: str = "last_touch") -> Response:
+    """One campaign's report: the funnel per arm and its uplift over the control group, with intervals."""
+    access = access_page(request, workspace_id, Page.CAMPAIGNS)
+    data = campaign_report(runtime_of(request).services, workspace_id=workspace_id, campaign_id=campaign_id,
+                           attribution=attribution)
+    if wants_json(request):
+        return json_response(data)
+    return render(request, "campaign.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
+                                             "workspace": {"id": workspace_id, "name": access.workspace_name},
+                                             "csrf": access.csrf, "current": Page.CAMPAIGNS.value})
 
 
 @router.get("/w/{workspace_id}/outbox")
