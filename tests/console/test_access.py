@@ -48,7 +48,8 @@ def test_every_role_opens_the_overview_and_navigation_links_only_built_pages(cli
     console_links = {link.split('"')[0] for link in links if link.startswith("/console/") and "static" not in link}
     outbox = {f"/console/w/{workspace.id}/outbox"} if role in ("admin", "marketer", "agent") else set()
     campaigns = {f"/console/w/{workspace.id}/campaigns"} if role in ("admin", "marketer", "analyst") else set()
-    assert console_links == {"/console/", f"/console/w/{workspace.id}/", *outbox, *campaigns}
+    customers = {f"/console/w/{workspace.id}/customers"} if role in ("admin", "marketer", "agent") else set()
+    assert console_links == {"/console/", f"/console/w/{workspace.id}/", *outbox, *campaigns, *customers}
 
 
 def test_a_member_of_several_workspaces_picks_one(client, runtime, workspace, other_workspace):

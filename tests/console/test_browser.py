@@ -1,7 +1,7 @@
 """The console in a real browser (Debian's Chromium through playwright): sign in through the form,
-see the overview with its chart drawn and its figures, open the outbox and a campaign's report,
-sign out. Screenshots of each page are written to ``LOOPLINE_SCREENSHOTS`` (default: the test's
-temporary directory) for reviewers."""
+see the overview with its chart drawn and its figures, open the outbox, a campaign's report and
+a customer, sign out. Screenshots of each page are written to ``LOOPLINE_SCREENSHOTS`` (default:
+the test's temporary directory) for reviewers."""
 
 from __future__ import annotations
 
@@ -178,6 +178,19 @@ def test_sign_in_see_the_overview_and_the_outbox_and_sign_out(live: LiveServer, 
             assert _painted(page, "#funnel-chart") > 1000
             assert _painted(page, "#uplift-chart") > 1000
             written.append(shots / "console-campaign-report.png")
+            page.screenshot(path=str(written[-1]), full_page=True)
+            assert not problems, problems
+
+            # A customer's 360° view: found by email, with the campaign's decision and why.
+            page.get_by_role("link", name="Customers").click()
+            page.get_by_test_id("customer-search").fill("b3@")
+            page.get_by_role("button", name="Search").click()
+            expect(page.get_by_test_id("customer-link")).to_have_count(1)
+            page.get_by_test_id("customer-link").click()
+            expect(page.get_by_test_id("customer-name")).to_have_text("b3@example.com")
+            expect(page.get_by_test_id("messages")).to_contain_text("campaign")
+            expect(page.get_by_test_id("timeline")).to_contain_text("email from campaign")
+            written.append(shots / "console-customer.png")
             page.screenshot(path=str(written[-1]), full_page=True)
             assert not problems, problems
 

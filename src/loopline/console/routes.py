@@ -1,4 +1,4 @@
-"""The console's routes: sign in and out, the workspace picker, the overview, campaigns and the outbox."""
+"""The console's routes: sign in and out, the workspace picker, the overview, customers, campaigns, the outbox."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from starlette.staticfiles import StaticFiles
 
 from loopline.actions.accounts import LoginRefused, LoginThrottle, LoginThrottled, do_login, do_logout
 from loopline.console.campaigns import campaign_list, campaign_report
+from loopline.console.customers import customer_search, customer_view
 from loopline.console.outbox import OUTBOX_PAGE, outbox_page
 from loopline.console.overview import build_overview, running_now
 from loopline.console.web import (
@@ -156,6 +157,30 @@ def running(request: Request, workspace_id: str) -> Response:
     access_page(request, workspace_id, Page.OVERVIEW)
     data = running_now(runtime_of(request).services, workspace_id=workspace_id)
     return render(request, "_running.html", {"data": data, "workspace_id": workspace_id})
+
+
+@router.get("/w/{workspace_id}/customers")
+def customers(request: Request, workspace_id: str, q: str | None = None) -> Response:
+    """Find customers by any identifier (id, user id, anonymous id, email, phone); JSON with ``Accept``."""
+    access = access_page(request, workspace_id, Page.CUSTOMERS)
+    data = customer_search(runtime_of(request).services, workspace_id=workspace_id, query=q)
+    if wants_json(request):
+        return json_response(data)
+    return render(request, "customers.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
+                                              "workspace": {"id": workspace_id, "name": access.workspace_name},
+                                              "csrf": access.csrf, "current": Page.CUSTOMERS.value})
+
+
+@router.get("/w/{workspace_id}/customers/{reference}")
+def customer(request: Request, workspace_id: str, reference: str) -> Response:
+    """One customer's 360° view: who they are, what they did, what was sent to them and why (not)."""
+    access = access_page(request, workspace_id, Page.CUSTOMERS)
+    data = customer_view(runtime_of(request).services, workspace_id=workspace_id, reference=reference)
+    if wants_json(request):
+        return json_response(data)
+    return render(request, "customer.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
+                                             "workspace": {"id": workspace_id, "name": access.workspace_name},
+                                             "csrf": access.csrf, "current": Page.CUSTOMERS.value})
 
 
 @router.get("/w/{workspace_id}/campaigns")

@@ -31,7 +31,8 @@ CSRF_HEADER = "x-csrf-token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Pages that exist, in navigation order; a page is linked only once it is listed here.
 BUILT_PAGES: tuple[tuple[Page, str, str], ...] = (
-    (Page.OVERVIEW, "Overview", ""), (Page.CAMPAIGNS, "Campaigns", "campaigns"), (Page.OUTBOX, "Outbox", "outbox"),
+    (Page.OVERVIEW, "Overview", ""), (Page.CUSTOMERS, "Customers", "customers"),
+    (Page.CAMPAIGNS, "Campaigns", "campaigns"), (Page.OUTBOX, "Outbox", "outbox"),
 )
 # Scripts only from this server, as files (no inline code, no eval: Alpine.js's CSP build).
 # Inline styles are allowed because ECharts writes its tooltips as HTML with style attributes.
