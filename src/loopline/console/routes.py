@@ -159,16 +159,22 @@ def running(request: Request, workspace_id: str) -> Response:
     return render(request, "_running.html", {"data": data, "workspace_id": workspace_id})
 
 
+def _page(request: Request, access: Access, template: str, data: dict[str, Any], page: Page,
+          **extra: Any) -> Response:
+    """Answer a workspace page: its data as JSON when asked for, else the template in the console's frame."""
+    if wants_json(request):
+        return json_response(data)
+    return render(request, template, {"data": data, "viewer": access.viewer, "nav": access.nav(),
+                                      "workspace": {"id": access.workspace_id, "name": access.workspace_name},
+                                      "csrf": access.csrf, "current": page.value, **extra})
+
+
 @router.get("/w/{workspace_id}/customers")
 def customers(request: Request, workspace_id: str, q: str | None = None) -> Response:
     """Find customers by any identifier (id, user id, anonymous id, email, phone); JSON with ``Accept``."""
     access = access_page(request, workspace_id, Page.CUSTOMERS)
     data = customer_search(runtime_of(request).services, workspace_id=workspace_id, query=q)
-    if wants_json(request):
-        return json_response(data)
-    return render(request, "customers.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
-                                              "workspace": {"id": workspace_id, "name": access.workspace_name},
-                                              "csrf": access.csrf, "current": Page.CUSTOMERS.value})
+    return _page(request, access, "customers.html", data, Page.CUSTOMERS)
 
 
 @router.get("/w/{workspace_id}/customers/{reference}")
@@ -176,11 +182,7 @@ def customer(request: Request, workspace_id: str, reference: str) -> Response:
     """One customer's 360° view: who they are, what they did, what was sent to them and why (not)."""
     access = access_page(request, workspace_id, Page.CUSTOMERS)
     data = customer_view(runtime_of(request).services, workspace_id=workspace_id, reference=reference)
-    if wants_json(request):
-        return json_response(data)
-    return render(request, "customer.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
-                                             "workspace": {"id": workspace_id, "name": access.workspace_name},
-                                             "csrf": access.csrf, "current": Page.CUSTOMERS.value})
+    return _page(request, access, "customer.html", data, Page.CUSTOMERS)
 
 
 @router.get("/w/{workspace_id}/campaigns")
@@ -188,11 +190,7 @@ def campaigns(request: Request, workspace_id: str) -> Response:
     """The workspace's campaigns with status and progress; JSON with ``Accept``."""
     access = access_page(request, workspace_id, Page.CAMPAIGNS)
     data = campaign_list(runtime_of(request).services, workspace_id=workspace_id)
-    if wants_json(request):
-        return json_response(data)
-    return render(request, "campaigns.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
-                                              "workspace": {"id": workspace_id, "name": access.workspace_name},
-                                              "csrf": access.csrf, "current": Page.CAMPAIGNS.value})
+    return _page(request, access, "campaigns.html", data, Page.CAMPAIGNS)
 
 
 @router.get("/w/{workspace_id}/campaigns/{campaign_id}")
@@ -201,11 +199,7 @@ def campaign(request: Request, workspace_id: str, campaign_id: str, attribution:
     access = access_page(request, workspace_id, Page.CAMPAIGNS)
     data = campaign_report(runtime_of(request).services, workspace_id=workspace_id, campaign_id=campaign_id,
                            attribution=attribution)
-    if wants_json(request):
-        return json_response(data)
-    return render(request, "campaign.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
-                                             "workspace": {"id": workspace_id, "name": access.workspace_name},
-                                             "csrf": access.csrf, "current": Page.CAMPAIGNS.value})
+    return _page(request, access, "campaign.html", data, Page.CAMPAIGNS)
 
 
 @router.get("/w/{workspace_id}/outbox")
@@ -213,12 +207,7 @@ def outbox(request: Request, workspace_id: str, source_id: str | None = None) ->
     """The sandbox outbox: messages as the customer would see them, newest first; JSON with ``Accept``."""
     access = access_page(request, workspace_id, Page.OUTBOX)
     data = outbox_page(runtime_of(request).services, workspace_id=workspace_id, source_id=source_id)
-    if wants_json(request):
-        return json_response(data)
-    return render(request, "outbox.html", {"data": data, "viewer": access.viewer, "nav": access.nav(),
-                                           "workspace": {"id": workspace_id, "name": access.workspace_name},
-                                           "csrf": access.csrf, "current": Page.OUTBOX.value,
-                                           "page_size": OUTBOX_PAGE})
+    return _page(request, access, "outbox.html", data, Page.OUTBOX, page_size=OUTBOX_PAGE)
 
 
 def install(app: FastAPI) -> None:
