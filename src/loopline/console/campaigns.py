@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from loopline.actions.campaign_results import ATTRIBUTION_MODELS, campaign_results
 from loopline.actions.campaigns import CampaignNotFound, definition_of
-from loopline.console.web import ConsoleError
+from loopline.console.web import ConsoleError, instant_text
 from loopline.services import Services
 
 FUNNEL_STEPS = ("audience", "sent", "delivered", "opened", "clicked", "converted")
@@ -24,7 +23,8 @@ def campaign_list(services: Services, *, workspace_id: str) -> dict[str, Any]:
             "id": row.id, "name": row.name, "status": row.status, "status_reason": row.status_reason,
             "channels": list(definition.channels), "holdout_percent": definition.holdout_percent,
             "goal": definition.success_metric.event if definition.success_metric else None,
-            "claimed": row.claimed, "next_run_at": _instant(row.next_run_at), "created_at": _instant(row.created_at),
+            "claimed": row.claimed, "next_run_at": instant_text(row.next_run_at),
+            "created_at": instant_text(row.created_at),
             "href": f"/console/w/{workspace_id}/campaigns/{row.id}",
         })
     return {"workspace_id": workspace_id, "items": items}
@@ -45,9 +45,3 @@ def campaign_report(services: Services, *, workspace_id: str, campaign_id: str, 
     report: dict[str, Any] = orjson.loads(orjson.dumps({"name": name, "funnel_steps": list(FUNNEL_STEPS), **results}))
     return report
 
-
-def _instant(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.isoformat().replace("+00:00", "Z")

@@ -7,13 +7,13 @@ interleaves what the customer did with what was sent, skipped or queued for them
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from loopline.actions.profiles import ProfileNotFound, get_profile_view
-from loopline.console.web import ConsoleError
+from loopline.console.web import ConsoleError, instant_text
 from loopline.services import Services
 
 SEARCH_LIMIT = 50
@@ -29,7 +29,7 @@ def customer_search(services: Services, *, workspace_id: str, query: str | None)
         traits, computed = profile.traits, profile.computed
         items.append({
             "id": profile.profile_id, "name": _name(traits), "email": traits.get("email"),
-            "last_seen": _instant(computed.last_seen), "orders": computed.orders,
+            "last_seen": instant_text(computed.last_seen), "orders": computed.orders,
             "href": f"/console/w/{workspace_id}/customers/{profile.profile_id}",
         })
     return {"workspace_id": workspace_id, "query": text, "items": items}
@@ -43,7 +43,7 @@ def customer_view(services: Services, *, workspace_id: str, reference: str) -> d
         raise ConsoleError(404, "profile_not_found", "no customer here has that id or identifier") from None
     rows = services.send_ledger.list_for_profile(workspace_id=workspace_id, profile_id=view["id"], limit=SENDS_SHOWN)
     messages = [_message(row) for row in rows]
-    timeline = [{"at": _instant(datetime.fromisoformat(event["timestamp"])), "kind": "event",
+    timeline = [{"at": instant_text(datetime.fromisoformat(event["timestamp"])), "kind": "event",
                  "title": event["event"] or event["type"],
                  "detail": _event_detail(event)} for event in view["recent_events"]]
     timeline += [{"at": message["decided_at"], "kind": "message",
@@ -61,8 +61,8 @@ def _message(row: dict[str, Any]) -> dict[str, Any]:
     return {"send_key": row["send_key"], "source_kind": row["source_kind"], "source_id": row["source_id"],
             "step": row.get("step") or None, "variant": row.get("variant"), "channel": row["channel"],
             "state": row["state"], "reason": row.get("reason") or "", "detail": row.get("detail") or "",
-            "receipt": row.get("receipt"), "decided_at": _instant(row.get("created_at")),
-            "sent_at": _instant(row.get("sent_at"))}
+            "receipt": row.get("receipt"), "decided_at": instant_text(row.get("created_at")),
+            "sent_at": instant_text(row.get("sent_at"))}
 
 
 def _event_detail(event: dict[str, Any]) -> str:
@@ -76,9 +76,3 @@ def _name(traits: dict[str, Any]) -> str:
     parts = [str(part) for part in (first, last) if part]
     return " ".join(parts) or str(traits.get("name") or traits.get("email") or "")
 
-
-def _instant(value: Any) -> str | None:
-    if not isinstance(value, datetime):
-        return None
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.isoformat().replace("+00:00", "Z")

@@ -7,9 +7,9 @@ management API's ``GET /api/v1/outbox`` filters further.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from loopline.console.web import instant_text
 from loopline.services import Services
 
 OUTBOX_PAGE = 100
@@ -30,12 +30,6 @@ def _item(row: dict[str, Any]) -> dict[str, Any]:
         "body": body, "url": row.get("url"),
         # An email with markup is shown as the customer's mail client would: in a frame that runs nothing.
         "html": row["channel"] == "email" and "<" in body and ">" in body,
-        "delivered_at": _instant(row.get("delivered_at")),
+        "delivered_at": instant_text(row.get("delivered_at")),
     }
 
-
-def _instant(value: Any) -> str | None:
-    if not isinstance(value, datetime):
-        return None
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.isoformat().replace("+00:00", "Z")

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,17 @@ class ConsoleError(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
+
+
+def instant_text(value: object) -> str | None:
+    """Return a stored instant as ISO 8601 UTC text ending in ``Z`` (None when there is none).
+
+    SQLite hands back naive datetimes; they are UTC, as the store writes only UTC.
+    """
+    if not isinstance(value, datetime):
+        return None
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat().replace("+00:00", "Z")
 
 
 def wants_json(request: Request) -> bool:
