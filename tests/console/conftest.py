@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from loopline.actions.accounts import do_create_user, do_grant_role
+from loopline.config import Settings
+from tests.e2e.conftest import LiveServer, run_live_server
 
 PASSWORD = "correct horse battery staple"
 
@@ -62,3 +67,18 @@ def signed_in(client: Any, runtime: Any, workspace: Any) -> Any:
     email = member(runtime, workspace.id)
     assert sign_in(client, email).status_code == 303
     return client
+
+
+@pytest.fixture
+def live(embedded_settings: Settings) -> Iterator[LiveServer]:
+    """The platform served over HTTP in this process, on the embedded stores."""
+    with run_live_server(embedded_settings) as server:
+        yield server
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where browser tests write screenshots: ``LOOPLINE_SCREENSHOTS``, else the test's own folder."""
+    folder = Path(os.environ.get("LOOPLINE_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from loopline.console.web import BUILT_PAGES
 from loopline.domain.accounts import PAGES_BY_ROLE, Page, Role
 from tests.console.conftest import member, sign_in
 
@@ -46,10 +47,13 @@ def test_every_role_opens_the_overview_and_navigation_links_only_built_pages(cli
     assert client.get(f"/console/w/{workspace.id}/overview.json").json()["role"] == role
     links = list(page.text.split('href="')[1:])
     console_links = {link.split('"')[0] for link in links if link.startswith("/console/") and "static" not in link}
-    outbox = {f"/console/w/{workspace.id}/outbox"} if role in ("admin", "marketer", "agent") else set()
-    campaigns = {f"/console/w/{workspace.id}/campaigns"} if role in ("admin", "marketer", "analyst") else set()
-    customers = {f"/console/w/{workspace.id}/customers"} if role in ("admin", "marketer", "agent") else set()
-    assert console_links == {"/console/", f"/console/w/{workspace.id}/", *outbox, *campaigns, *customers}
+    allowed = PAGES_BY_ROLE[Role(role)]
+    expected = {f"/console/w/{workspace.id}/{suffix}" for page, _, suffix in BUILT_PAGES if page in allowed}
+    assert console_links == {"/console/", *expected}
+    # Every linked page opens for this role; every other page answers 403.
+    for page_name, _, suffix in BUILT_PAGES:
+        answer = client.get(f"/console/w/{workspace.id}/{suffix}")
+        assert answer.status_code == (200 if page_name in allowed else 403), (suffix, answer.text[:300])
 
 
 def test_a_member_of_several_workspaces_picks_one(client, runtime, workspace, other_workspace):

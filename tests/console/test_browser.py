@@ -5,41 +5,20 @@ the test's temporary directory) for reviewers."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from loopline.actions.campaign_runs import CampaignRunner
-from loopline.config import Settings
 from loopline.store.sql.tables import sandbox_outbox
 from tests.conftest import basic
+from tests.console.browser import ARGS, BROWSER, needs_browser, painted
 from tests.console.conftest import PASSWORD, member
-from tests.e2e.conftest import LiveServer, run_live_server
+from tests.e2e.conftest import LiveServer
 
-BROWSER = os.environ.get("LOOPLINE_TEST_CHROMIUM") or None
-pytestmark = pytest.mark.skipif(BROWSER is None or not os.access(BROWSER, os.X_OK),
-                                reason="needs Chromium: set LOOPLINE_TEST_CHROMIUM to its path")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def live(embedded_settings: Settings) -> Iterator[LiveServer]:
-    with run_live_server(embedded_settings) as server:
-        yield server
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("LOOPLINE_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+pytestmark = needs_browser
 
 
 def _plant(live: LiveServer, *, events: int = 12) -> None:
@@ -94,16 +73,6 @@ def _campaign(live: LiveServer) -> None:
     live.settle()
 
 
-def _painted(page: Any, selector: str) -> int:
-    """Return how many pixels of a chart's canvas are not transparent."""
-    canvas = page.locator(f"{selector} canvas")
-    expect_count = canvas.count()
-    assert expect_count == 1, f"{selector} has {expect_count} canvases"
-    return int(canvas.evaluate(
-        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"))
-
-
 def test_sign_in_see_the_overview_and_the_outbox_and_sign_out(live: LiveServer, shots: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -137,12 +106,7 @@ def test_sign_in_see_the_overview_and_the_outbox_and_sign_out(live: LiveServer, 
             expect(page.get_by_test_id("dau")).to_have_text("5")
             expect(page.get_by_test_id("new-customers")).to_have_text("5")
             # ECharts drew the line into its canvas: some pixels are not transparent.
-            canvas = page.locator("#activity-chart canvas")
-            expect(canvas).to_have_count(1)
-            painted = canvas.evaluate(
-                "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-                " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }")
-            assert painted > 1000, painted
+            assert painted(page, "#activity-chart") > 1000
             expect(page.get_by_test_id("updated")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d UTC$"))
             written.append(shots / "console-overview.png")
             page.screenshot(path=str(written[-1]), full_page=True)
@@ -175,8 +139,8 @@ def test_sign_in_see_the_overview_and_the_outbox_and_sign_out(live: LiveServer, 
             page.get_by_test_id("campaign-link").click()
             expect(page.get_by_test_id("campaign-name")).to_have_text("VIP preview")
             expect(page.get_by_test_id("lift")).to_contain_text("points")
-            assert _painted(page, "#funnel-chart") > 1000
-            assert _painted(page, "#uplift-chart") > 1000
+            assert painted(page, "#funnel-chart") > 1000
+            assert painted(page, "#uplift-chart") > 1000
             written.append(shots / "console-campaign-report.png")
             page.screenshot(path=str(written[-1]), full_page=True)
             assert not problems, problems

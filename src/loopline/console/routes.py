@@ -10,6 +10,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from loopline.actions.accounts import LoginRefused, LoginThrottle, LoginThrottled, do_login, do_logout
+from loopline.console import (
+    analytics_routes,
+    campaign_builder_routes,
+    journey_routes,
+    segment_routes,
+    settings_routes,
+)
 from loopline.console.campaigns import campaign_list, campaign_report
 from loopline.console.customers import customer_search, customer_view
 from loopline.console.outbox import OUTBOX_PAGE, outbox_page
@@ -29,6 +36,7 @@ from loopline.console.web import (
     error_response,
     json_response,
     new_login_token,
+    page_response,
     render,
     runtime_of,
     set_cookie,
@@ -159,22 +167,12 @@ def running(request: Request, workspace_id: str) -> Response:
     return render(request, "_running.html", {"data": data, "workspace_id": workspace_id})
 
 
-def _page(request: Request, access: Access, template: str, data: dict[str, Any], page: Page,
-          **extra: Any) -> Response:
-    """Answer a workspace page: its data as JSON when asked for, else the template in the console's frame."""
-    if wants_json(request):
-        return json_response(data)
-    return render(request, template, {"data": data, "viewer": access.viewer, "nav": access.nav(),
-                                      "workspace": {"id": access.workspace_id, "name": access.workspace_name},
-                                      "csrf": access.csrf, "current": page.value, **extra})
-
-
 @router.get("/w/{workspace_id}/customers")
 def customers(request: Request, workspace_id: str, q: str | None = None) -> Response:
     """Find customers by any identifier (id, user id, anonymous id, email, phone); JSON with ``Accept``."""
     access = access_page(request, workspace_id, Page.CUSTOMERS)
     data = customer_search(runtime_of(request).services, workspace_id=workspace_id, query=q)
-    return _page(request, access, "customers.html", data, Page.CUSTOMERS)
+    return page_response(request, access, "customers.html", data, Page.CUSTOMERS)
 
 
 @router.get("/w/{workspace_id}/customers/{reference}")
@@ -182,7 +180,7 @@ def customer(request: Request, workspace_id: str, reference: str) -> Response:
     """One customer's 360° view: who they are, what they did, what was sent to them and why (not)."""
     access = access_page(request, workspace_id, Page.CUSTOMERS)
     data = customer_view(runtime_of(request).services, workspace_id=workspace_id, reference=reference)
-    return _page(request, access, "customer.html", data, Page.CUSTOMERS)
+    return page_response(request, access, "customer.html", data, Page.CUSTOMERS)
 
 
 @router.get("/w/{workspace_id}/campaigns")
@@ -190,7 +188,7 @@ def campaigns(request: Request, workspace_id: str) -> Response:
     """The workspace's campaigns with status and progress; JSON with ``Accept``."""
     access = access_page(request, workspace_id, Page.CAMPAIGNS)
     data = campaign_list(runtime_of(request).services, workspace_id=workspace_id)
-    return _page(request, access, "campaigns.html", data, Page.CAMPAIGNS)
+    return page_response(request, access, "campaigns.html", data, Page.CAMPAIGNS)
 
 
 @router.get("/w/{workspace_id}/campaigns/{campaign_id}")
@@ -199,7 +197,7 @@ def campaign(request: Request, workspace_id: str, campaign_id: str, attribution:
     access = access_page(request, workspace_id, Page.CAMPAIGNS)
     data = campaign_report(runtime_of(request).services, workspace_id=workspace_id, campaign_id=campaign_id,
                            attribution=attribution)
-    return _page(request, access, "campaign.html", data, Page.CAMPAIGNS)
+    return page_response(request, access, "campaign.html", data, Page.CAMPAIGNS)
 
 
 @router.get("/w/{workspace_id}/outbox")
@@ -207,11 +205,15 @@ def outbox(request: Request, workspace_id: str, source_id: str | None = None) ->
     """The sandbox outbox: messages as the customer would see them, newest first; JSON with ``Accept``."""
     access = access_page(request, workspace_id, Page.OUTBOX)
     data = outbox_page(runtime_of(request).services, workspace_id=workspace_id, source_id=source_id)
-    return _page(request, access, "outbox.html", data, Page.OUTBOX, page_size=OUTBOX_PAGE)
+    return page_response(request, access, "outbox.html", data, Page.OUTBOX, page_size=OUTBOX_PAGE)
 
 
 def install(app: FastAPI) -> None:
     """Mount the console on the application: its routes, static files and error pages."""
+    # The builders' routes come first: their fixed paths (``campaigns/new``) must win over the
+    # report's ``campaigns/{campaign_id}``.
+    for pages in (campaign_builder_routes, segment_routes, analytics_routes, journey_routes, settings_routes):
+        app.include_router(pages.router)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
 

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from loopline.actions.accounts import Viewer, do_resume_session
 from loopline.bootstrap import Runtime
-from loopline.domain.accounts import Page, Role, cookie_is_secure, may_view
+from loopline.domain.accounts import Page, Role, cookie_is_secure, may_edit, may_view
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "loopline_session"
@@ -32,8 +32,10 @@ CSRF_HEADER = "x-csrf-token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Pages that exist, in navigation order; a page is linked only once it is listed here.
 BUILT_PAGES: tuple[tuple[Page, str, str], ...] = (
-    (Page.OVERVIEW, "Overview", ""), (Page.CUSTOMERS, "Customers", "customers"),
-    (Page.CAMPAIGNS, "Campaigns", "campaigns"), (Page.OUTBOX, "Outbox", "outbox"),
+    (Page.OVERVIEW, "Overview", ""), (Page.ANALYTICS, "Analytics", "analytics"),
+    (Page.SEGMENTS, "Segments", "segments"), (Page.CUSTOMERS, "Customers", "customers"),
+    (Page.CAMPAIGNS, "Campaigns", "campaigns"), (Page.JOURNEYS, "Journeys", "journeys"),
+    (Page.OUTBOX, "Outbox", "outbox"), (Page.SETTINGS, "Settings", "settings"),
 )
 # Scripts only from this server, as files (no inline code, no eval: Alpine.js's CSP build).
 # Inline styles are allowed because ECharts writes its tooltips as HTML with style attributes.
@@ -190,13 +192,28 @@ class Access:
                 for page, label, suffix in BUILT_PAGES if may_view(self.role, page)]
 
 
-def access_page(request: Request, workspace_id: str, page: Page) -> Access:
-    """Return the viewer's access to a workspace's page: 404 when not a member, 403 when the role forbids it."""
+def access_page(request: Request, workspace_id: str, page: Page, *, edit: bool = False) -> Access:
+    """Return the viewer's access to a workspace's page: 404 when not a member, 403 when the role forbids it.
+
+    ``edit`` asks for the right to change what the page shows, not only to see it.
+    """
     viewer = viewer_of(request)
     role = viewer.role_in(workspace_id)
     if role is None:
         raise ConsoleError(404, "workspace_not_found", "no such workspace")
     if not may_view(role, page):
         raise ConsoleError(403, "forbidden", f"your role ({role.value}) may not open this page")
+    if edit and not may_edit(role, page):
+        raise ConsoleError(403, "forbidden", f"your role ({role.value}) may look at this page but not change it")
     name = next(m.workspace_name for m in viewer.memberships if m.workspace_id == workspace_id)
     return Access(viewer, workspace_id, name, role, csrf_for(request.cookies[SESSION_COOKIE]))
+
+
+def page_response(request: Request, access: Access, template: str, data: dict[str, Any], page: Page,
+                  **extra: Any) -> Response:
+    """Answer a workspace page: its data as JSON when asked for, else the template in the console's frame."""
+    if wants_json(request):
+        return json_response(data)
+    return render(request, template, {"data": data, "viewer": access.viewer, "nav": access.nav(),
+                                      "workspace": {"id": access.workspace_id, "name": access.workspace_name},
+                                      "csrf": access.csrf, "current": page.value, **extra})

@@ -43,6 +43,15 @@ PAGES_BY_ROLE: dict[Role, frozenset[Page]] = {
     Role.AGENT: frozenset({Page.OVERVIEW, Page.CUSTOMERS, Page.OUTBOX}),
 }
 
+# Who may change what. Viewing is not changing: an analyst reads campaigns but builds only
+# segments and dashboards; an agent changes nothing in the console's pages.
+EDITS_BY_ROLE: dict[Role, frozenset[Page]] = {
+    Role.ADMIN: frozenset(Page),
+    Role.MARKETER: frozenset({Page.ANALYTICS, Page.SEGMENTS, Page.CAMPAIGNS, Page.JOURNEYS}),
+    Role.ANALYST: frozenset({Page.ANALYTICS, Page.SEGMENTS}),
+    Role.AGENT: frozenset(),
+}
+
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is a denial of service
 MAX_EMAIL = 254
@@ -70,6 +79,11 @@ def parse_role(text: str) -> Role:
 def may_view(role: Role, page: Page) -> bool:
     """Return whether a member with ``role`` may open ``page``."""
     return page in PAGES_BY_ROLE[role]
+
+
+def may_edit(role: Role, page: Page) -> bool:
+    """Return whether ``role`` may change what ``page`` shows (save a segment, launch a campaign …)."""
+    return page in EDITS_BY_ROLE[role]
 
 
 def normalise_email(text: str) -> str:

@@ -1,0 +1,48 @@
+"""What every browser test of the console shares: Chromium's path, signing in through the form,
+collecting the page's errors, and checking that a chart was drawn. The live server and the
+screenshot folder are fixtures in this folder's conftest."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from tests.console.conftest import PASSWORD
+from tests.e2e.conftest import LiveServer
+
+BROWSER = os.environ.get("LOOPLINE_TEST_CHROMIUM") or None
+needs_browser = pytest.mark.skipif(BROWSER is None or not os.access(BROWSER, os.X_OK),
+                                   reason="needs Chromium: set LOOPLINE_TEST_CHROMIUM to its path")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def watch_errors(page: Any) -> list[str]:
+    """Collect the page's console errors and uncaught exceptions into the returned list."""
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+def browser_sign_in(page: Any, live: LiveServer, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the console's form and wait for the workspace's overview."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{live.url}/console/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/")
+
+
+def painted(page: Any, selector: str) -> int:
+    """Return how many pixels of a chart's one canvas are not transparent."""
+    canvas = page.locator(f"{selector} canvas")
+    found = canvas.count()
+    assert found == 1, f"{selector} has {found} canvases"
+    return int(canvas.evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"))
