@@ -15,7 +15,9 @@ from fastapi.routing import APIRoute
 from loopline import __version__
 from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
 from loopline.api import (
+    browser_sdk,
     campaigns,
+    demo_site,
     exports,
     hooks,
     in_app,
@@ -88,10 +90,11 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
     routers = (
         ingest.router, management.router, suppression_list.router, exports.router, segments.router, reports.router,
         campaigns.router, journeys.router, providers.router, hooks.router, unsubscribe.router, in_app.router,
-        tracking.router, landing_pages.router, media_buys.router,
+        tracking.router, landing_pages.router, media_buys.router, browser_sdk.router, demo_site.router,
     )
     for router in routers:
         app.include_router(router)
+    app.mount(browser_sdk.BUNDLES_PATH, browser_sdk.bundles(), name="analytics-next")
     # The console's pages are for browsers; they are left out of the OpenAPI description.
     console.install(app)
 

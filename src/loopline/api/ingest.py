@@ -84,13 +84,13 @@ async def _ingest(request: Request, kind: str | None) -> JsonResponse:
     return JsonResponse(outcome.as_json(), status_code=status)
 
 
-def _route(path: str, kind: str | None, summary: str) -> None:
+def _route(path: str, kind: str | None, summary: str, *, documented: bool = True) -> None:
     async def endpoint(request: Request) -> JsonResponse:
         return await _ingest(request, kind)
 
     endpoint.__name__ = f"ingest_{path.strip('/').replace('/', '_')}"
     router.add_api_route(
-        path, endpoint, methods=["POST"], summary=summary,
+        path, endpoint, methods=["POST"], summary=summary, include_in_schema=documented,
         openapi_extra=ingest_openapi(kind), response_class=JsonResponse,
     )
 
@@ -105,11 +105,19 @@ ROUTES: tuple[tuple[str, str | None, str], ...] = (
     ("/batch", None, "Send many messages at once"),
     ("/import", None, "Send many historical messages at once"),
 )
+# The one-letter paths Segment's browser library (analytics.js 2.0) posts to; the same calls
+# as above, left out of the OpenAPI description so it documents each call once (docs/api.md).
+SHORT_ROUTES: tuple[tuple[str, str | None, str], ...] = (
+    ("/i", "identify", "identify"), ("/t", "track", "track"), ("/p", "page", "page"), ("/s", "screen", "screen"),
+    ("/g", "group", "group"), ("/a", "alias", "alias"), ("/b", None, "batch"),
+)
 for _path, _kind, _summary in ROUTES:
     _route(_path, _kind, _summary)
+for _path, _kind, _summary in SHORT_ROUTES:
+    _route(_path, _kind, f"analytics.js's short path for {_summary}", documented=False)
 
 
-FAST_KINDS = {f"{router.prefix}{path}": kind for path, kind, _ in ROUTES}
+FAST_KINDS = {f"{router.prefix}{path}": kind for path, kind, _ in (*ROUTES, *SHORT_ROUTES)}
 
 
 class IngestFastPath:

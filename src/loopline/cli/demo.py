@@ -132,6 +132,7 @@ def register(app: typer.Typer) -> None:
             f"console:    [bold]{url}[/bold]",
             f"  e-mail:   {keys['console']['email']}",
             f"  password: {keys['console']['password']}",
+            f"demo shop:  {settings.resolved_public_url}/demo-site/?writeKey={keys['write_key']}",
         ]
         if serve:
             run_server(settings, host=settings.host, port=settings.port, banner=banner)
