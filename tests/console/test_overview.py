@@ -81,3 +81,44 @@ def test_an_empty_workspace_has_a_calm_overview(client, runtime, workspace):
     page = client.get(f"/console/w/{workspace.id}/").text
     assert "No campaign is running, scheduled or paused." in page
     assert "No journey is active." in page
+
+
+def _order(user, at, **value):
+    return {"type": "track", "userId": user, "event": "Order Completed", "properties": value,
+            "timestamp": at.isoformat().replace("+00:00", "Z")}
+
+
+def test_orders_of_the_week_are_credited_to_the_last_message_before_them(shop):  # noqa: F811 - the fixture
+    client, runtime, workspace = shop.client, shop.runtime, shop.workspace
+    shop.ingest(customers(6))
+    day = timedelta(days=1)
+    shop.ingest([
+        _order("u-00000", NOW - day / 2, revenue=30),  # after two messages: the later one gets it
+        _order("u-00001", NOW - day, revenue=40),
+        _order("u-00002", NOW - day, revenue=25),  # the only message came ten days earlier: not credited
+        _order("u-00003", NOW - 2 * day, revenue=10),  # the message came after the order: not credited
+        _order("u-00004", NOW - 9 * day, revenue=99),  # before the week the overview looks at
+        _order("u-00005", NOW - day, total=15),  # no revenue named: the total is the value
+    ])
+    shop.record_sent("u-00000", NOW - 2 * day, source_id="cmp_spring", send_key="sk_0a")
+    shop.record_sent("u-00000", NOW - day, source_id="cmp_summer", send_key="sk_0b")
+    shop.record_sent("u-00001", NOW - 3 * day, source_id="cmp_spring", send_key="sk_1")
+    shop.record_sent("u-00002", NOW - 10 * day, source_id="cmp_spring", send_key="sk_2")
+    shop.record_sent("u-00003", NOW - day, source_id="cmp_spring", send_key="sk_3")
+    shop.record_sent("u-00004", NOW - 10 * day, source_id="cmp_spring", send_key="sk_4")
+    shop.record_sent("u-00005", NOW - 6 * day, source_id="cmp_spring", send_key="sk_5")
+
+    assert sign_in(client, member(runtime, workspace.id, role="analyst")).status_code == 303
+    conversions = client.get(f"/console/w/{workspace.id}/overview.json").json()["conversions"]
+    assert conversions == {
+        "days": 7, "attribution_days": 7, "model": "last_touch",
+        "orders": 5, "revenue": 120.0, "attributed_orders": 3, "attributed_revenue": 85.0, "attributed_share": 0.6,
+        "by_source": [
+            {"kind": "campaign", "id": "cmp_spring", "name": "cmp_spring", "orders": 2, "revenue": 55.0},
+            {"kind": "campaign", "id": "cmp_summer", "name": "cmp_summer", "orders": 1, "revenue": 30.0},
+        ],
+    }
+    page = client.get(f"/console/w/{workspace.id}/").text
+    assert ">3</p>" in page.split('data-testid="attributed-orders"')[1]
+    assert "85.00" in page.split('data-testid="attributed-revenue"')[1]
+    assert "cmp_summer" in page.split('data-testid="credited-sources"')[1]

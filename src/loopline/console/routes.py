@@ -20,7 +20,7 @@ from loopline.console import (
 from loopline.console.campaigns import campaign_list, campaign_report
 from loopline.console.customers import customer_search, customer_view
 from loopline.console.outbox import OUTBOX_PAGE, outbox_page
-from loopline.console.overview import build_overview, running_now
+from loopline.console.overview import build_overview, running_now, share_text
 from loopline.console.web import (
     HERE,
     LOGIN_COOKIE,
@@ -149,6 +149,7 @@ def overview(request: Request, workspace_id: str) -> Response:
     if wants_json(request):
         return json_response(data)
     return render(request, "overview.html", {"data": data, "viewer": access.viewer, "workspace": data["workspace"],
+                                             "share_text": share_text,
                                              "nav": access.nav(), "csrf": access.csrf, "current": Page.OVERVIEW.value})
 
 

@@ -37,10 +37,33 @@
     });
   }
 
+  function showSources(sources) {
+    var list = document.querySelector("[data-testid=credited-sources]");
+    if (!list) { return; }
+    list.replaceChildren();
+    sources.forEach(function (source) {
+      var item = document.createElement("li");
+      var name = document.createElement("span");
+      var count = document.createElement("span");
+      name.textContent = source.name;
+      count.className = "num";
+      count.textContent = String(source.orders);
+      item.append(name, " ", count);
+      list.append(item);
+    });
+  }
+
+  // The same words as the server's first rendering (overview.share_text).
+  function shareText(conversions) {
+    if (conversions.attributed_share === null) { return "no orders yet"; }
+    return (conversions.attributed_share * 100).toFixed(1) + " % of " + conversions.orders + " orders";
+  }
+
   document.addEventListener("alpine:init", function () {
     window.Alpine.data("overview", function () {
       return {
         updated: "", eventsHour: 0, dau: 0, mau: 0, newCustomers: 0, messagesToday: 0,
+        attributedOrders: 0, attributedRevenue: "0.00", attributedShare: "",
         failed: false, failure: "",
         chart: null,
         timer: null,
@@ -68,6 +91,10 @@
           this.newCustomers = data.users.new_customers;
           this.messagesToday = data.messages_today.total;
           showChannels(data.messages_today.by_channel);
+          this.attributedOrders = data.conversions.attributed_orders;
+          this.attributedRevenue = data.conversions.attributed_revenue.toFixed(2);
+          this.attributedShare = shareText(data.conversions);
+          showSources(data.conversions.by_source);
           if (this.chart) { this.chart.setOption(chartOption(data)); }
         },
 

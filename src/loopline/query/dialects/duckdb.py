@@ -86,7 +86,7 @@ class DuckdbDialect:
 
     def plus_minutes(self, instant: str, minutes: int) -> str:
         """Return the instant moved later."""
-        return f"({instant} + INTERVAL {int(minutes)} MINUTE)"
+        return f"({instant} + INTERVAL ({int(minutes)}) MINUTE)"  # parenthesised: negative counts parse too
 
     def month_day(self, instant: str) -> str:
         """Return month × 100 + day (the session's time zone is UTC)."""
