@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from loopline.store.sql.engine import writer
 from loopline.store.sql.rows import as_dict, aware
-from loopline.store.sql.tables import enrollments, journey_versions, journeys, profiles, projection_cursors
+from loopline.store.sql.tables import enrollments, journey_versions, journeys, profiles, projection_cursors, sends
 from loopline.store.sql.upsert import upsert
 
 CURSOR = "journeys"
@@ -51,6 +51,19 @@ class EnrollmentRow:
     trigger: dict[str, Any]
     entered_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyTally:
+    """What is recorded of a journey's enrolments and sends, counted.
+
+    ``positions``: (state, step id, done reason) → enrolments; an enrolment that ended on its
+    goal keeps the step it stood at. ``sends``: (step, ledger state, reason) → decisions, one
+    per pass through a send step.
+    """
+
+    positions: dict[tuple[str, str | None, str], int]
+    sends: dict[tuple[str, str, str], int]
 
 
 class JourneyNameTaken(ValueError):
@@ -284,6 +297,27 @@ class SqlJourneyStore:
                 enrollments.c.workspace_id == workspace_id, enrollments.c.journey_id == journey_id,
             ).order_by(enrollments.c.entered_at.desc(), enrollments.c.id).limit(limit)).all()
         return [EnrollmentRow(**as_dict(r)) for r in rows]
+
+    def step_tally(self, *, workspace_id: str, journey_ids: Sequence[str]) -> dict[str, JourneyTally]:
+        """Return, per journey, how many enrolments stand (or ended) where, and its send steps' decisions."""
+        tallies = {journey_id: JourneyTally({}, {}) for journey_id in journey_ids}
+        if not tallies:
+            return tallies
+        where_enrolled = sa.and_(enrollments.c.workspace_id == workspace_id,
+                                 enrollments.c.journey_id.in_(list(tallies)))
+        where_sent = sa.and_(sends.c.workspace_id == workspace_id, sends.c.source_kind == "journey",
+                             sends.c.source_id.in_(list(tallies)))
+        with self._engine.connect() as conn:
+            for journey_id, state, step_id, reason, count in conn.execute(sa.select(
+                    enrollments.c.journey_id, enrollments.c.state, enrollments.c.step_id, enrollments.c.done_reason,
+                    sa.func.count()).where(where_enrolled).group_by(
+                    enrollments.c.journey_id, enrollments.c.state, enrollments.c.step_id, enrollments.c.done_reason)):
+                tallies[journey_id].positions[(state, step_id, reason)] = int(count)
+            for journey_id, step, state, reason, count in conn.execute(sa.select(
+                    sends.c.source_id, sends.c.step, sends.c.state, sends.c.reason, sa.func.count()).where(
+                    where_sent).group_by(sends.c.source_id, sends.c.step, sends.c.state, sends.c.reason)):
+                tallies[journey_id].sends[(step, state, reason)] = int(count)
+        return tallies
 
     def forget_profiles(self, *, workspace_id: str, profile_ids: Sequence[str], now: datetime) -> None:
         """End an erased person's enrolments and drop the trigger data they hold."""
