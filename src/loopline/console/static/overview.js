@@ -59,20 +59,23 @@
     return (conversions.attributed_share * 100).toFixed(1) + " % of " + conversions.orders + " orders";
   }
 
+  // The chart lives outside the component's reactive data: Alpine would wrap the ECharts
+  // instance in a proxy, and ECharts fails on its own objects seen through one.
+  var chart = null;
+
   document.addEventListener("alpine:init", function () {
     window.Alpine.data("overview", function () {
       return {
         updated: "", eventsHour: 0, dau: 0, mau: 0, newCustomers: 0, messagesToday: 0,
         attributedOrders: 0, attributedRevenue: "0.00", attributedShare: "",
         failed: false, failure: "",
-        chart: null,
         timer: null,
 
         init: function () {
           var data = initial();
           var element = document.getElementById("activity-chart");
           if (element && window.echarts) {
-            this.chart = window.echarts.init(element, null, { renderer: "canvas" });
+            chart = window.echarts.init(element, null, { renderer: "canvas" });
             window.addEventListener("resize", this.resize.bind(this));
           }
           if (data) {
@@ -81,7 +84,7 @@
           }
         },
 
-        resize: function () { if (this.chart) { this.chart.resize(); } },
+        resize: function () { if (chart) { chart.resize(); } },
 
         show: function (data) {
           this.updated = data.generated_at.slice(11, 19) + " UTC";
@@ -95,7 +98,7 @@
           this.attributedRevenue = data.conversions.attributed_revenue.toFixed(2);
           this.attributedShare = shareText(data.conversions);
           showSources(data.conversions.by_source);
-          if (this.chart) { this.chart.setOption(chartOption(data)); }
+          if (chart) { chart.setOption(chartOption(data)); }
         },
 
         refresh: function () {
