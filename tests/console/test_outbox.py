@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from loopline.domain.links import with_pixel
 from loopline.store.sql.tables import sandbox_outbox
 from tests.console.conftest import member, sign_in
 
@@ -59,3 +60,19 @@ def test_only_the_roles_that_read_messages_open_the_outbox(client, runtime, work
     assert sign_in(client, member(runtime, workspace.id, role="agent", email="al@example.com")).status_code == 303
     assert client.get(f"/console/w/{workspace.id}/outbox").status_code == 200
     assert client.get(f"/console/w/{other_workspace.id}/outbox").status_code == 404
+
+
+def test_looking_at_a_tracked_email_in_the_outbox_is_not_an_open(client, runtime, workspace):
+    pixel = "https://shop.example/o/AbC_d-12.gif"
+    _deliver(runtime, workspace.id, "sk_tracked", body=with_pixel("<html><body><p>Hello</p></body></html>", pixel))
+    _deliver(runtime, workspace.id, "sk_picture", minutes=1,
+             body='<p><img src="https://shop.example/o/photo.gif" alt="our shop"></p>')
+    assert sign_in(client, member(runtime, workspace.id)).status_code == 303
+    items = client.get(f"/console/w/{workspace.id}/outbox", headers={"Accept": "application/json"}).json()["items"]
+    bodies = {item["send_key"]: item["body"] for item in items}
+    assert bodies["sk_tracked"] == "<html><body><p>Hello</p></body></html>"
+    assert "photo.gif" in bodies["sk_picture"]  # an ordinary picture stays
+    assert "AbC_d-12" not in client.get(f"/console/w/{workspace.id}/outbox").text
+    # The management API still returns what was delivered, pixel included.
+    raw = client.get("/api/v1/outbox", headers={"Authorization": f"Bearer {workspace.secret_key}"}).json()
+    assert any(pixel in (item.get("body") or "") for item in raw["items"])

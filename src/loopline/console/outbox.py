@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from loopline.console.web import instant_text
+from loopline.domain.links import without_pixel
 from loopline.services import Services
 
 OUTBOX_PAGE = 100
@@ -23,7 +24,8 @@ def outbox_page(services: Services, *, workspace_id: str, source_id: str | None)
 
 
 def _item(row: dict[str, Any]) -> dict[str, Any]:
-    body = str(row.get("body") or "")
+    # Without its open pixel: a person looking at the outbox is not the customer opening the mail.
+    body = without_pixel(str(row.get("body") or "")) if row["channel"] == "email" else str(row.get("body") or "")
     return {
         "send_key": row["send_key"], "channel": row["channel"], "address": row.get("address"),
         "profile_id": row.get("profile_id"), "source_id": row.get("source_id"), "subject": row.get("subject"),

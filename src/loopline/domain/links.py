@@ -284,6 +284,15 @@ def with_pixel(body: str, src: str) -> str:
     return body[:at] + pixel + body[at:]
 
 
+# The pixel as ``with_pixel`` writes it: an image whose address ends in ``/o/{token}.gif``.
+_PIXEL = re.compile(r'<img src="[^"]*/o/[A-Za-z0-9_-]+\.gif" width="1" height="1" alt=""[^>]*>')
+
+
+def without_pixel(body: str) -> str:
+    """Return an HTML body without its open pixel: for showing a sent email to staff, not as an open."""
+    return _PIXEL.sub("", body)
+
+
 # --- Where a link leads -------------------------------------------------------------------------------------------
 
 
