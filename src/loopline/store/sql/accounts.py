@@ -183,3 +183,44 @@ class SqlAccountStore:
             query = query.where(console_audit.c.workspace_id == workspace_id)
         with self._engine.connect() as conn:
             return [as_dict(row) for row in conn.execute(query).all()]
+
+    def audit_page(self, *, workspace_id: str, before_id: str | None = None, action: str | None = None,
+                   actor: str | None = None, limit: int = 50) -> list[dict[str, Any]] | None:
+        """Return a workspace's audit entries newest first, optionally of one action or actor.
+
+        ``before_id`` continues after that entry (the cursor of the previous page); None is
+        returned when it names no entry of the workspace, so a forged cursor reads nothing.
+        """
+        query = (console_audit.select().where(console_audit.c.workspace_id == workspace_id)
+                 .order_by(console_audit.c.at.desc(), console_audit.c.id.desc()).limit(limit))
+        if action:
+            query = query.where(console_audit.c.action == action)
+        if actor:
+            query = query.where(console_audit.c.actor == actor)
+        with self._engine.connect() as conn:
+            if before_id is not None:
+                at = conn.execute(sa.select(console_audit.c.at).where(
+                    console_audit.c.id == before_id, console_audit.c.workspace_id == workspace_id)).scalar()
+                if at is None:
+                    return None
+                # Entries written in the same instant are told apart by their id, so none is skipped.
+                query = query.where((console_audit.c.at < at)
+                                    | ((console_audit.c.at == at) & (console_audit.c.id < before_id)))
+            return [as_dict(row) for row in conn.execute(query).all()]
+
+    def audit_choices(self, *, workspace_id: str) -> tuple[list[str], list[str]]:
+        """Return the actions and the actors a workspace's audit log holds, each sorted (for its filters)."""
+        where = console_audit.c.workspace_id == workspace_id
+        with self._engine.connect() as conn:
+            actions = conn.execute(sa.select(console_audit.c.action).where(where).distinct()).scalars().all()
+            actors = conn.execute(sa.select(console_audit.c.actor).where(where).distinct()).scalars().all()
+        return sorted(actions), sorted(actors)
+
+    def members_of_workspace(self, *, workspace_id: str) -> list[tuple[UserRow, str]]:
+        """Return a workspace's members with their roles, by e-mail address."""
+        query = (sa.select(console_users, console_memberships.c.role)
+                 .join(console_memberships, console_memberships.c.user_id == console_users.c.id)
+                 .where(console_memberships.c.workspace_id == workspace_id)
+                 .order_by(console_users.c.email))
+        with self._engine.connect() as conn:
+            return [(_user(row), str(row.role)) for row in conn.execute(query).all()]
