@@ -39,6 +39,7 @@ from loopline.store.sql.providers import SqlProviderStore
 from loopline.store.sql.segments import SqlSegmentStore
 from loopline.store.sql.send_ledger import SqlSendLedger
 from loopline.store.sql.suppression_list import SqlSuppressionListStore
+from loopline.store.sql.topics import SqlTopicStore
 from loopline.store.sql.tracking import SqlTrackingStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
@@ -81,6 +82,7 @@ def open_services(settings: Settings) -> Services:
         media_buys=SqlMediaBuyStore(engine),
         accounts=SqlAccountStore(engine),
         overview=SqlOverviewReads(engine),
+        topics=SqlTopicStore(engine),
     )
     # In-app messages are stored for the SDK to read, and listed in the outbox as well.
     services.channels["in_app"] = InAppChannel(services.in_app, _ServicesClock(services), outbox=sandbox)

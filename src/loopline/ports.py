@@ -214,3 +214,49 @@ class Channel(Protocol):
         about — and then a send whose answer was lost is never sent again.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRow:
+    """One topic of a workspace's catalogue, as stored."""
+
+    workspace_id: str
+    key: str
+    label: str
+    description: str
+    channels: list[str]
+    default_status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TopicStore(Protocol):
+    """The topic catalogue and the theme of customer-facing pages; every call names the workspace."""
+
+    def list_topics(self, *, workspace_id: str) -> list[TopicRow]:
+        """Return the workspace's topics by label."""
+        ...
+
+    def get_topic(self, *, workspace_id: str, key: str) -> TopicRow | None:
+        """Return one topic, or None."""
+        ...
+
+    def create_topic(self, row: TopicRow) -> bool:
+        """Store a new topic; return False (storing nothing) when the workspace has one with its key."""
+        ...
+
+    def replace_topic(self, *, workspace_id: str, key: str, values: dict[str, Any], now: datetime) -> TopicRow | None:
+        """Replace a topic's label, description, channels and default; None when there is no such topic."""
+        ...
+
+    def delete_topic(self, *, workspace_id: str, key: str) -> bool:
+        """Remove a topic; return whether it existed."""
+        ...
+
+    def get_theme(self, *, workspace_id: str) -> dict[str, Any] | None:
+        """Return the workspace's theme document, or None when it never set one."""
+        ...
+
+    def put_theme(self, *, workspace_id: str, settings: dict[str, Any], now: datetime) -> None:
+        """Store the workspace's theme document, replacing the one before."""
+        ...

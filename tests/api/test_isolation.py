@@ -62,7 +62,13 @@ MEDIA_BUY = {"name": "Mallory's buy", "definition": {
 # B sets its own email relay: A's must stay as it is.
 PROVIDER = {"channel": "email", "provider": {"kind": "smtp", "host": "mallory.example", "port": 25,
                                              "sender_address": "mallory@mallory.example", "password": "mallory"}}
+# B's topic and theme: B's own catalogue and look; A's topic (same routes, A's key) stays as it is.
+TOPIC = {"key": "mallory-topic", "label": "Mallory's topic", "channels": ["email"]}
+THEME = {"brand_name": "Mallory", "primary_color": "#000000"}
 BODIES: dict[Operation, dict[str, Any]] = {
+    ("POST", "/api/v1/topics"): {"json": TOPIC},
+    ("PUT", "/api/v1/topics/{topic_key}"): {"json": TOPIC | {"key": None}},
+    ("PUT", "/api/v1/theme"): {"json": THEME},
     ("PUT", "/api/v1/channels/providers"): {"json": PROVIDER},
     ("POST", "/api/v1/journeys"): {"json": JOURNEY},
     ("PUT", "/api/v1/journeys/{journey_id}"): {"json": JOURNEY},
@@ -128,6 +134,7 @@ class Tenant:
     journey_ids: list[str] = field(default_factory=list)
     landing_page_ids: list[str] = field(default_factory=list)
     media_buy_ids: list[str] = field(default_factory=list)
+    topic_keys: list[str] = field(default_factory=list)
     sentinels: set[str] = field(default_factory=set)
 
     def samples(self, names: tuple[str, ...]) -> list[dict[str, str]]:
@@ -140,6 +147,7 @@ class Tenant:
             ("journey_id",): [(j,) for j in self.journey_ids],
             ("page_id",): [(p,) for p in self.landing_page_ids],
             ("media_buy_id",): [(m,) for m in self.media_buy_ids],
+            ("topic_key",): [(t,) for t in self.topic_keys],
             ("channel",): [("email",)],  # A's email relay
         }
         assert names in known, f"add workspace A's ids for path parameters {names} to the isolation matrix"
@@ -218,11 +226,18 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
         "kind": "smtp", "host": "sentinel-smtp.example", "sender_address": "news@sentinel-smtp.example",
         "username": "sentinel-smtp-user", "password": "sentinel-password"}})
     assert relay.status_code == 200, relay.text
+    topic = client.post("/api/v1/topics", headers=secret, json={
+        "key": "sentinel-topic", "label": "sentinel-topic-label", "channels": ["email", "sms"]})
+    assert topic.status_code == 201, topic.text
+    theme = client.put("/api/v1/theme", headers=secret, json={
+        "brand_name": "sentinel-brand", "logo_url": "https://sentinel-logo.example/logo.png"})
+    assert theme.status_code == 200, theme.text
     tenant = Tenant(
         references=["u-ana", "dev-ana", "ana@example.com", "+49301234567", view["id"]],
         erasure_id=erasure.json()["id"], merge_id=merge["id"], key_ids=keys, suppressed=suppressed,
         segment_ids=[segment.json()["id"]], campaign_ids=[campaign.json()["id"]],
         journey_ids=[journey.json()["id"]], landing_page_ids=[page.json()["id"]], media_buy_ids=[buy.json()["id"]],
+        topic_keys=["sentinel-topic"],
     )
     tenant.sentinels = {
         *tenant.references, tenant.erasure_id, tenant.merge_id, *tenant.key_ids, a.id, merge["loser_id"],
@@ -233,6 +248,7 @@ def build_tenant_a(client: TestClient, runtime: Runtime, a: WorkspaceCreated) ->
         "sentinel-smtp.example", "sentinel-smtp-user", "sentinel-password", "sentinel-links.example",
         *tenant.landing_page_ids, "sentinel-page", "sentinel-page-title", "sentinel-page-body",
         "sentinel-field-label", "sentinelField", *tenant.media_buy_ids, "sentinel-buy", "sentinel-publisher",
+        *tenant.topic_keys, "sentinel-topic-label", "sentinel-brand", "sentinel-logo.example",
     }
     return tenant
 
@@ -262,6 +278,9 @@ def snapshot(client: TestClient, a: WorkspaceCreated, tenant: Tenant) -> dict[st
     state["providers"] = client.get("/api/v1/channels/providers", headers=secret).json()
     state["landing_pages"] = client.get("/api/v1/landing-pages", headers=secret).json()
     state["media_buys"] = client.get("/api/v1/media-buys", headers=secret).json()
+    state["topics"] = client.get("/api/v1/topics", headers=secret).json()
+    state["theme"] = client.get("/api/v1/theme", headers=secret).json()
+    state["preferences_link"] = client.get("/api/v1/profiles/u-ana/preferences-link", headers=secret).json()
     for journey_id in tenant.journey_ids:
         state[journey_id] = client.get(f"/api/v1/journeys/{journey_id}/enrollments", headers=secret).json()
     return state

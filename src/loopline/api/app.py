@@ -17,6 +17,7 @@ from loopline.actions.projection import CURSOR as PROJECTION_CURSOR
 from loopline.api import (
     browser_sdk,
     campaigns,
+    customer_pages,
     demo_site,
     exports,
     hooks,
@@ -26,10 +27,12 @@ from loopline.api import (
     landing_pages,
     management,
     media_buys,
+    preferences,
     providers,
     reports,
     segments,
     suppression_list,
+    topics,
     tracking,
     unsubscribe,
 )
@@ -91,6 +94,7 @@ def create_app(runtime: Runtime, *, admin_token: str | None = None, manage_runti
         ingest.router, management.router, suppression_list.router, exports.router, segments.router, reports.router,
         campaigns.router, journeys.router, providers.router, hooks.router, unsubscribe.router, in_app.router,
         tracking.router, landing_pages.router, media_buys.router, browser_sdk.router, demo_site.router,
+        topics.router, preferences.router, customer_pages.router,
     )
     for router in routers:
         app.include_router(router)

@@ -4,19 +4,19 @@
 workspace when the message was handed over. Any token that is not a live PURL of this server
 answers 404, the same for altered, made-up, expired and foreign ones. Pages are sent with a
 Content-Security-Policy that allows no script at all, without a referrer (the token is in the
-address), and never cached.
+address), and never cached; they are framed in the workspace's theme (``api/customer_pages``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel, Field
 
 from loopline.actions.landing_pages import (
@@ -35,11 +35,14 @@ from loopline.actions.landing_pages import (
     get_landing_page,
 )
 from loopline.actions.landing_pages import preview_landing_page as preview_page
+from loopline.actions.themes import theme_for_purl
 from loopline.actions.tracking import LinkNotFound
 from loopline.api.auth import access_workspace
 from loopline.api.body import read_limited
+from loopline.api.customer_pages import render_page
 from loopline.api.errors import ApiError
 from loopline.domain.landing_pages import FormField, LandingPageDefinition
+from loopline.domain.themes import Theme
 from loopline.services import Services
 from loopline.store.sql.landing_pages import LandingPageRow
 
@@ -50,19 +53,12 @@ PAGE = "/api/v1/landing-pages/{page_id}"
 MAX_FORM_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 200
 FORM_TYPE = "application/x-www-form-urlencoded"
-# No script of any kind; the author's own styles and images over HTTPS; the form posts back here only.
-_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; font-src https:; "
+# No script of any kind; the customer pages' stylesheet (in the workspace's theme), the author's own styles and
+# images over HTTPS; the form posts back here only.
+_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https: data:; font-src https:; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 _HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Robots-Tag": "noindex"}
-_DOCUMENT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">
-<title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;
-padding:0 1rem;line-height:1.5}}.ll-field{{margin:1rem 0}}.ll-field label{{display:block;font-weight:600}}
-.ll-field input[type=text],.ll-field input[type=email],.ll-field select{{width:100%;padding:.5rem;font-size:1rem;
-box-sizing:border-box}}.ll-invalid input,.ll-invalid select{{border:2px solid #b00020}}.ll-error,.ll-errors{{
-color:#b00020}}button{{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}}</style></head>
-<body>{body}</body></html>"""
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _VISIT_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "The landing page, rendered for the customer the link was sent to.", "content": _HTML},
@@ -223,18 +219,16 @@ def delete_landing_page(request: Request, page_id: PageId, workspace_id: Workspa
 # --- What customers open ------------------------------------------------------------------------------------------
 
 
-def _document(title: str, body: str, status: int) -> HTMLResponse:
-    return HTMLResponse(_DOCUMENT.format(title=escape(title), body=body), status_code=status, headers=_HEADERS)
-
-
-def _shown(page: ShownPage) -> HTMLResponse:
-    return _document(page.title, f'<main class="ll-page">{page.content}</main>', page.status)
+def _shown(page: ShownPage, theme: Theme) -> HTMLResponse:
+    # The author's HTML was rendered in the sandbox and checked when the page was saved.
+    return render_page("landing.html", theme, status=page.status, headers=_HEADERS, title=page.title,
+                       content=Markup(page.content))  # noqa: S704
 
 
 def _refused(request: Request, status: int, code: str, message: str) -> Response:
     if "text/html" in request.headers.get("accept", ""):
-        return _document("This page is not available",
-                         f"<h1>This page is not available</h1><p>{escape(message)}.</p>", status)
+        return render_page("message.html", Theme(), status=status, headers=_HEADERS,
+                           title="This page is not available", paragraphs=[f"{message}."])
     raise ApiError(status, code, message, headers=_HEADERS)
 
 
@@ -248,7 +242,7 @@ async def _visit(request: Request, token: str, method: str) -> Response:
         return _refused(request, 404, "link_not_found", "this link does not work")
     except PageUnavailable as error:
         return _refused(request, 404, "landing_page_unavailable", str(error))
-    return _shown(page)
+    return _shown(page, await run_in_threadpool(theme_for_purl, runtime.services, token=token))
 
 
 @router.get("/p/{token}", response_class=HTMLResponse, responses=_VISIT_ANSWERS)
@@ -292,4 +286,4 @@ async def submit_landing_page(request: Request, token: str) -> Response:
         return _refused(request, 404, "landing_page_unavailable", str(error))
     except SubmissionRefused as error:
         return _refused(request, 405 if error.code == "no_form" else 409, error.code, error.message)
-    return _shown(page)
+    return _shown(page, await run_in_threadpool(theme_for_purl, runtime.services, token=token))

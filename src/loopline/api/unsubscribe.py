@@ -1,29 +1,26 @@
 """The one-click unsubscribe link: a confirmation page on GET, the unsubscribe itself on POST.
 
 No API key, no cookie: the link's signature is the authority (RFC 8058). Answers are small
-HTML pages for people; a link that does not verify is a 400 whose page says so, and whose
-JSON form (for clients asking for JSON) carries the machine-readable code.
+HTML pages for people, in the workspace's theme and linking to the customer's preference
+center; a link that does not verify is a 400 whose page says so, and whose JSON form (for
+clients asking for JSON) carries the machine-readable code.
 """
 
 from __future__ import annotations
-
-from html import escape
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from loopline.actions.preferences import customer_frame
 from loopline.actions.unsubscribe import do_unsubscribe, read_unsubscribe
+from loopline.api.customer_pages import render_page
 from loopline.api.errors import ApiError
-from loopline.domain.unsubscribe import ONE_CLICK_BODY, BadUnsubscribeLink
+from loopline.domain.themes import Theme
+from loopline.domain.unsubscribe import ONE_CLICK_BODY, BadUnsubscribeLink, UnsubscribeLink
 from loopline.services import Services
 
 router = APIRouter(tags=["unsubscribe"])
-_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">
-<title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;
-line-height:1.5}}button{{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}}</style></head>
-<body><h1>{title}</h1>{body}</body></html>"""
 _RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "An HTML page for the customer.", "content": {"text/html": {"schema": {"type": "string"}}}},
     400: {"description": "The link was not written by this server or was altered (`bad_unsubscribe_link`)."},
@@ -34,19 +31,24 @@ def _services(request: Request) -> Services:
     return request.app.state.runtime.services  # type: ignore[no-any-return]
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status,
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+async def _page(request: Request, link: UnsubscribeLink, title: str, paragraphs: list[str],
+                form: dict[str, object] | None = None) -> HTMLResponse:
+    """Answer in the workspace's theme, with a link to the customer's preference center."""
+    theme, name, preferences = await run_in_threadpool(customer_frame, _services(request),
+                                                       workspace_id=link.workspace_id, profile_id=link.profile_id)
+    return render_page("message.html", theme, workspace_name=name, title=title, paragraphs=paragraphs, form=form,
+                       preferences_url=preferences)
 
 
 def _refused(request: Request, error: BadUnsubscribeLink) -> Response:
     if "text/html" in request.headers.get("accept", ""):
-        return _page("This link does not work", f"<p>{escape(str(error))}. Nothing was changed.</p>", 400)
+        return render_page("message.html", Theme(), status=400, title="This link does not work",
+                           paragraphs=[f"{error}. Nothing was changed."])
     raise ApiError(400, "bad_unsubscribe_link", str(error))
 
 
 def _topic_words(channel: str, topic: str) -> str:
-    return f"{channel} messages" if topic == "all" else f"{channel} messages about “{escape(topic)}”"
+    return f"{channel} messages" if topic == "all" else f"{channel} messages about “{topic}”"
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=_RESPONSES)
@@ -57,10 +59,8 @@ async def confirm_unsubscribe(request: Request, token: str) -> Response:
     except BadUnsubscribeLink as error:
         return _refused(request, error)
     name, value = ONE_CLICK_BODY.split("=")
-    return _page("Unsubscribe", (
-        f"<p>Stop receiving {_topic_words(link.channel, link.topic)}?</p>"
-        f'<form method="post"><input type="hidden" name="{name}" value="{value}">'
-        "<button type=\"submit\">Unsubscribe</button></form>"))
+    return await _page(request, link, "Unsubscribe", [f"Stop receiving {_topic_words(link.channel, link.topic)}?"],
+                       form={"fields": [(name, value)], "button": "Unsubscribe"})
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse, responses=_RESPONSES)
@@ -71,4 +71,5 @@ async def one_click_unsubscribe(request: Request, token: str) -> Response:
                                        token=token)
     except BadUnsubscribeLink as error:
         return _refused(request, error)
-    return _page("You are unsubscribed", f"<p>You will get no more {_topic_words(link.channel, link.topic)}.</p>")
+    return await _page(request, link, "You are unsubscribed",
+                       [f"You will get no more {_topic_words(link.channel, link.topic)}."])

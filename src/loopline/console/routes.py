@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 from loopline.actions.accounts import LoginRefused, LoginThrottle, LoginThrottled, do_login, do_logout
 from loopline.console import (
     analytics_routes,
+    branding_routes,
     campaign_builder_routes,
     journey_routes,
     segment_routes,
@@ -213,7 +214,8 @@ def install(app: FastAPI) -> None:
     """Mount the console on the application: its routes, static files and error pages."""
     # The builders' routes come first: their fixed paths (``campaigns/new``) must win over the
     # report's ``campaigns/{campaign_id}``.
-    for pages in (campaign_builder_routes, segment_routes, analytics_routes, journey_routes, settings_routes):
+    for pages in (campaign_builder_routes, segment_routes, analytics_routes, journey_routes, branding_routes,
+                  settings_routes):
         app.include_router(pages.router)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -538,3 +538,27 @@ console_audit = sa.Table(
     sa.Index("ix_console_audit_workspace", "workspace_id", "at"),
     sa.Index("ix_console_audit_at", "at"),
 )
+
+# A workspace's topic catalogue: the topics customers see in the preference center, with the
+# channels each is sent on (a JSON list) and the choice shown to someone who never chose.
+topics = sa.Table(
+    "topics",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("channels", Json, nullable=False),
+    sa.Column("default_status", sa.String(16), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+)
+
+# How a workspace's customer-facing pages look: the validated theme document (domain.themes).
+workspace_themes = sa.Table(
+    "workspace_themes",
+    metadata,
+    sa.Column("workspace_id", sa.String(40), primary_key=True),
+    sa.Column("settings", Json, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+)
