@@ -25,6 +25,7 @@ from loopline.store.mart import open_mart
 from loopline.store.secret_box import SecretBox
 from loopline.store.sql.accounts import SqlAccountStore
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
+from loopline.store.sql.dashboards import SqlDashboardStore
 from loopline.store.sql.engine import create_store_engine
 from loopline.store.sql.in_app import SqlInAppStore
 from loopline.store.sql.journeys import SqlJourneyStore
@@ -82,6 +83,7 @@ def open_services(settings: Settings) -> Services:
         media_buys=SqlMediaBuyStore(engine),
         accounts=SqlAccountStore(engine),
         overview=SqlOverviewReads(engine),
+        dashboards=SqlDashboardStore(engine),
         topics=SqlTopicStore(engine),
     )
     # In-app messages are stored for the SDK to read, and listed in the outbox as well.

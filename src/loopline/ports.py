@@ -217,6 +217,44 @@ class Channel(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardRow:
+    """One console user's dashboard in one workspace: a name and its saved reports, in order."""
+
+    id: str
+    workspace_id: str
+    user_id: str
+    name: str
+    reports: list[dict[str, Any]]  # each {"id", "title", "definition"}: an analytics request
+    created_at: datetime
+    updated_at: datetime
+
+
+class DashboardStore(Protocol):
+    """Personal dashboards: every call names the workspace and the owner, who alone may reach them."""
+
+    def create(self, row: DashboardRow) -> None:
+        """Store a new dashboard."""
+        ...
+
+    def get(self, *, workspace_id: str, user_id: str, dashboard_id: str) -> DashboardRow | None:
+        """Return one of the user's dashboards, or None."""
+        ...
+
+    def for_user(self, *, workspace_id: str, user_id: str) -> list[DashboardRow]:
+        """Return the user's dashboards in the workspace, by name."""
+        ...
+
+    def update(self, *, workspace_id: str, user_id: str, dashboard_id: str, name: str,
+               reports: list[dict[str, Any]], now: datetime) -> DashboardRow | None:
+        """Replace a dashboard's name and reports; return it, or None when the user has no such dashboard."""
+        ...
+
+    def delete(self, *, workspace_id: str, user_id: str, dashboard_id: str) -> bool:
+        """Remove a dashboard; return whether the user had it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class TopicRow:
     """One topic of a workspace's catalogue, as stored."""
 

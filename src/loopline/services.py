@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from loopline.channels.sandbox import SandboxChannel
 from loopline.config import Settings
 from loopline.domain.events import IngestLimits
-from loopline.ports import Channel, Clock, EventStore, GeoLocator, Mart, TopicStore
+from loopline.ports import Channel, Clock, DashboardStore, EventStore, GeoLocator, Mart, TopicStore
 from loopline.store.secret_box import SecretBox
 from loopline.store.sql.accounts import SqlAccountStore
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
@@ -70,6 +70,7 @@ class Services:
     media_buys: SqlMediaBuyStore  # paid placements measured by their UTM-tagged traffic
     accounts: SqlAccountStore  # console users, their roles per workspace, sessions and the audit log
     overview: SqlOverviewReads  # the counts the console's overview reads from the operational store
+    dashboards: DashboardStore  # console users' personal dashboards of saved analytics reports
     topics: TopicStore  # the topic catalogue and the theme of customer-facing pages
 
     def close(self) -> None:

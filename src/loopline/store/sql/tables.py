@@ -539,6 +539,22 @@ console_audit = sa.Table(
     sa.Index("ix_console_audit_at", "at"),
 )
 
+# A console user's personal dashboards in one workspace: a name and the saved reports, each
+# ``{"id", "title", "definition"}`` with an analytics request (validated by domain.dashboards).
+# Only their owner reads or changes them, so every query names workspace and user.
+console_dashboards = sa.Table(
+    "console_dashboards",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("user_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("reports", Json, nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+    sa.Index("ix_console_dashboards_owner", "workspace_id", "user_id"),
+)
+
 # A workspace's topic catalogue: the topics customers see in the preference center, with the
 # channels each is sent on (a JSON list) and the choice shown to someone who never chose.
 topics = sa.Table(
