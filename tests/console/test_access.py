@@ -54,6 +54,11 @@ def test_every_role_opens_the_overview_and_navigation_links_only_built_pages(cli
     for page_name, _, suffix in BUILT_PAGES:
         answer = client.get(f"/console/w/{workspace.id}/{suffix}")
         assert answer.status_code == (200 if page_name in allowed else 403), (suffix, answer.text[:300])
+        # Each page's data is also JSON, for the same people.
+        data = client.get(f"/console/w/{workspace.id}/{suffix}", headers={"Accept": "application/json"})
+        assert data.status_code == answer.status_code, suffix
+        assert data.headers["content-type"] == "application/json", suffix
+        assert isinstance(data.json(), dict), suffix
 
 
 def test_a_member_of_several_workspaces_picks_one(client, runtime, workspace, other_workspace):
