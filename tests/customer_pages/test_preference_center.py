@@ -230,3 +230,26 @@ def test_the_unsubscribe_pages_wear_the_theme_and_lead_to_the_preference_center(
     assert 'data-testid="manage-preferences"' in done.text
     # The preference center shows what the link just did.
     assert _boxes(shop.client.get(urlsplit(preferences).path).text)["email:news"] is False
+
+
+def test_a_topic_nobody_gets_by_default_goes_only_to_those_who_subscribed_to_it(shop: Shop) -> None:  # noqa: F811
+    shop.ingest(customers(3))
+    shop.opt_in(["u-00000", "u-00001", "u-00002"])
+    _catalogue(shop)  # "offers" is not subscribed by default
+    path = _link(shop, "u-00000")
+    assert _boxes(shop.client.get(path).text)["email:offers"] is False
+    assert shop.client.post(path, data={"email:news": "on", "email:offers": "on"}).status_code == 200
+    segment = shop.segment()
+    campaign = shop.campaign(segment, topic="offers")
+    shop.move(campaign["id"], "schedule")
+    shop.tick()
+    assert [send["state"] for send in shop.sends("u-00000")] == ["sent"]
+    for other in ("u-00001", "u-00002"):  # opted in to email, never to the offers
+        (skipped,) = shop.sends(other)
+        assert (skipped["state"], skipped["reason"]) == ("skipped", "no_consent")
+    assert [m["address"] for m in shop.outbox()] == ["c00000@example.com"]
+    # The newsletter is subscribed by default: everyone opted in to email gets it.
+    news = shop.campaign(segment, name="News", topic="news")
+    shop.move(news["id"], "schedule")
+    shop.tick()
+    assert len(shop.outbox(source_id=news["id"])) == 3

@@ -23,7 +23,7 @@ from ulid import ULID
 
 from loopline.actions.campaigns import definition_of
 from loopline.actions.claims import LedgerSource, Render, decide_and_record
-from loopline.actions.contact_policy import get_policy
+from loopline.actions.contact_policy import get_policy, rules_for
 from loopline.actions.delivery import do_deliver_due, do_hand_over_taken, do_reconcile
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.messages import (
@@ -210,7 +210,7 @@ class CampaignRunner:
                now: datetime) -> tuple[int, list[Due]]:
         services = self.services
         policy: PolicyDocument = get_policy(services, workspace_id=row.workspace_id)
-        rules, limits = policy.rules(), render_limits(services)
+        rules, limits = rules_for(services, workspace_id=row.workspace_id, policy=policy), render_limits(services)
         compiled, _ = compile_contents(definition)
         started = row.run_started_at or now
         prior = self._prior(row, now=now) if definition.schedule.best_time is not None else ()

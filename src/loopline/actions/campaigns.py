@@ -9,7 +9,7 @@ from typing import Any
 from ulid import ULID
 
 from loopline.actions.claims import LedgerSource, decide_and_record
-from loopline.actions.contact_policy import get_policy
+from loopline.actions.contact_policy import get_policy, rules_for
 from loopline.actions.delivery import do_hand_over_taken
 from loopline.actions.landing_pages import unknown_landing_pages
 from loopline.actions.messages import (
@@ -218,7 +218,7 @@ def preview_campaign(services: Services, *, workspace_id: str, campaign_id: str,
                    active_hours=recipient.computed.get("active_hours"))
     first = planned[0]
     outcome = choose(first.intent, recipient.contact, history=history.get(profile.profile_id, []),
-                     rules=policy.rules(), now=now)
+                     rules=rules_for(services, workspace_id=workspace_id, policy=policy), now=now)
     compiled, _ = compile_contents(definition)
     viewed = last_viewed(services, workspace_id=workspace_id, profile_ids=[profile.profile_id]) \
         if uses_recommendations(compiled) else {}
@@ -260,7 +260,8 @@ def do_test_send(services: Services, *, workspace_id: str, campaign_id: str, ref
     compiled, _ = compile_contents(definition)
     policy = get_policy(services, workspace_id=workspace_id)
     # The workspace's consent rules, without its caps and quiet hours: a tester wants it now.
-    rules = replace(policy.rules(), policy=Policy(default_time_zone=policy.default_time_zone))
+    rules = replace(rules_for(services, workspace_id=workspace_id, policy=policy),
+                    policy=Policy(default_time_zone=policy.default_time_zone))
     limits = render_limits(services)
     viewed = last_viewed(services, workspace_id=workspace_id, profile_ids=[profile.profile_id]) \
         if uses_recommendations(compiled) else {}

@@ -1,11 +1,14 @@
-"""Read and replace a workspace's contact policy."""
+"""Read and replace a workspace's contact policy, and the rules every send obeys."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from loopline.domain.campaigns import CampaignInvalid
 from loopline.domain.contact_rules import PolicyDocument, parse_policy
+from loopline.domain.preferences import OPTED_OUT
+from loopline.domain.recipients import Rules
 from loopline.services import Services
 
 
@@ -21,6 +24,13 @@ def get_policy(services: Services, *, workspace_id: str) -> PolicyDocument:
     """Return the workspace's policy, the defaults when it never set one."""
     stored = services.contact_policies.get(workspace_id=workspace_id)
     return PolicyDocument.model_validate(stored) if stored is not None else PolicyDocument()
+
+
+def rules_for(services: Services, *, workspace_id: str, policy: PolicyDocument) -> Rules:
+    """Return the rules a send obeys: the policy's, plus the catalogue's topics that need their own opt-in."""
+    opt_in_topics = frozenset(topic.key for topic in services.topics.list_topics(workspace_id=workspace_id)
+                              if topic.default_status == OPTED_OUT)
+    return replace(policy.rules(), opt_in_topics=opt_in_topics)
 
 
 def do_set_policy(services: Services, *, workspace_id: str, data: Any) -> PolicyDocument:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
 
-from loopline.actions.contact_policy import get_policy
+from loopline.actions.contact_policy import get_policy, rules_for
 from loopline.actions.providers import channel_for, delivery_rate
 from loopline.actions.suppression_list import do_suppress_contacts
 from loopline.actions.tracking import LinkTracker
@@ -196,7 +196,7 @@ def _recheck(services: Services, workspace_id: str, rows: Sequence[Due]) -> dict
     """Return why each waiting send may no longer go out (consent withdrawn, address suppressed, person gone)."""
     if not rows:
         return {}
-    rules = get_policy(services, workspace_id=workspace_id).rules()
+    rules = rules_for(services, workspace_id=workspace_id, policy=get_policy(services, workspace_id=workspace_id))
     with services.engine.connect() as conn:
         recipients = services.send_ledger.contacts.load(conn, workspace_id=workspace_id,
                                                         profile_ids=[r.profile_id for r in rows], with_data=False)

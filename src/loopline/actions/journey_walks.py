@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from loopline.actions.claims import LedgerSource, decide_and_record
-from loopline.actions.contact_policy import get_policy
+from loopline.actions.contact_policy import get_policy, rules_for
 from loopline.actions.delivery import do_hand_over_taken
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.messages import CompiledContent, context_for, render_content, render_limits
@@ -86,6 +86,7 @@ class Walker:
         """Advance one workspace's enrolments and decide their sends inside one claim over their customers."""
         services = self.services
         policy = get_policy(services, workspace_id=workspace_id)
+        rules = rules_for(services, workspace_id=workspace_id, policy=policy)
         limits = render_limits(services)
         positions: dict[str, Position] = {}
         traits: list[dict[str, Any]] = []
@@ -120,7 +121,7 @@ class Walker:
                 context = _context(recipient, item)
                 decide_and_record(claim, source=LedgerSource("journey", item.enrollment.journey_id, item.occurrence,
                                                              item.step.id),
-                                  intent=item.intent, variant=None, rules=policy.rules(), now=now,
+                                  intent=item.intent, variant=None, rules=rules, now=now,
                                   render=lambda channel, contents=contents, context=context: render_content(  # type: ignore[misc]
                                       contents[channel], context, limits=limits))
         do_hand_over_taken(services, claim.taken, now=now)

@@ -89,6 +89,8 @@ class Rules:
     policy: Policy = field(default_factory=Policy)
     opt_in_channels: frozenset[str] = DEFAULT_OPT_IN_CHANNELS
     offer_window: timedelta = timedelta(days=1)
+    # Topics of the catalogue nobody is subscribed to by default: each needs its own opt-in.
+    opt_in_topics: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,7 @@ def _consent_refusal(contact: Contact, channel: str, topic: str, priority: Prior
     """Return why consent stops this message, or None.
 
     ``unsubscribed``: the customer said no (an unsubscribe link, STOP, a preference centre);
-    ``no_consent``: the channel needs an opt-in the customer never gave.
+    ``no_consent``: the channel, or the topic, needs an opt-in the customer never gave.
     """
     topic_choice = contact.consents.get((channel, topic))
     channel_choice = contact.consents.get((channel, ALL_TOPICS))
@@ -206,4 +208,6 @@ def _consent_refusal(contact: Contact, channel: str, topic: str, priority: Prior
         return None
     if channel in rules.opt_in_channels and "opted_in" not in (topic_choice, channel_choice):
         return "no_consent", f"no consent (opt-in) for {channel} on topic {topic}"
+    if topic in rules.opt_in_topics and topic_choice != "opted_in":
+        return "no_consent", f"topic {topic} is sent only to customers who subscribed to it on {channel}"
     return None
