@@ -126,7 +126,10 @@ def test_editing_keeps_what_the_form_does_not_show(shop: Any) -> None:  # noqa: 
     fields = {"csrf_token": csrf, "name": form["name"], "include": form["include"], "channels": form["channels"],
               "v0_name": "A", "v0_split": "100", "v0_email_subject": "New subject", "v0_email_body": "<p>New</p>",
               "holdout_percent": "0", "global_control": "on", "schedule_kind": "now", "topic": "all",
-              "priority": "marketing", "rank": "5", "action": "save"}
+              "priority": "marketing", "rank": "5", "action": "save",
+              # The expiry is on the form: it comes back as the page showed it.
+              "expires_after_hours": form["limits"]["expires_after_hours"]}
+    assert form["limits"]["expires_after_hours"] == "48"
     assert shop.client.post(f"{base}/{campaign['id']}/edit", data=fields, follow_redirects=False).status_code == 303
     definition = shop.client.get(f"/api/v1/campaigns/{campaign['id']}", headers=shop.headers).json()["definition"]
     assert definition["variants"][0]["content"]["email"]["subject"] == "New subject"
@@ -335,3 +338,48 @@ def test_numbers_that_are_not_numbers_are_named_not_guessed() -> None:
         ("definition.success_metric.within_days", "enter a whole number"),
         ("definition.variants.0.split", "enter a number"),
     ]
+
+
+def test_the_campaigns_own_limits_go_through_the_form_and_back(shop: Any) -> None:  # noqa: F811
+    shop.ingest(customers(3))
+    segment_id = shop.segment()
+    base, csrf = _signed_in(shop)
+    limits = {"throttle_per_minute": "600", "window_start": "09:00", "window_end": "20:30",
+              "expires_after_hours": "36"}
+    assert shop.client.post(f"{base}/new", data=_form(csrf, segment_id, **limits),
+                            follow_redirects=False).status_code == 303
+    (stored,) = _stored(shop)
+    definition = shop.client.get(f"/api/v1/campaigns/{stored['id']}", headers=shop.headers).json()["definition"]
+    assert definition["schedule"]["throttle_per_minute"] == 600
+    assert definition["schedule"]["window"] == {"start": "09:00:00", "end": "20:30:00"}
+    assert definition["expires_after_hours"] == 36
+    shown = shop.client.get(f"{base}/{stored['id']}/edit", headers=JSON).json()["form"]["limits"]
+    assert shown == limits
+    # Emptied on the form, they are gone from the campaign.
+    cleared = _form(csrf, segment_id, throttle_per_minute="", window_start="", window_end="", expires_after_hours="")
+    assert shop.client.post(f"{base}/{stored['id']}/edit", data=cleared, follow_redirects=False).status_code == 303
+    definition = shop.client.get(f"/api/v1/campaigns/{stored['id']}", headers=shop.headers).json()["definition"]
+    assert definition["schedule"]["throttle_per_minute"] is None
+    assert definition["schedule"]["window"] is None
+    assert definition["expires_after_hours"] is None
+
+
+def test_mistaken_limits_are_named_and_nothing_is_stored(shop: Any) -> None:  # noqa: F811
+    shop.ingest(customers(3))
+    segment_id = shop.segment()
+    base, csrf = _signed_in(shop)
+    fast = shop.client.post(f"{base}/new", data=_form(csrf, segment_id, throttle_per_minute="fast"))
+    assert fast.status_code == 422
+    assert re.search(r'data-path="definition.schedule.throttle_per_minute">enter a whole number<', fast.text)
+    assert 'value="fast"' in fast.text
+    half = shop.client.post(f"{base}/new", data=_form(csrf, segment_id, window_start="09:00"), headers=JSON)
+    assert half.status_code == 422
+    assert any(p["path"].startswith("definition.schedule.window") for p in half.json()["problems"]), half.json()
+    same = shop.client.post(f"{base}/new", data=_form(csrf, segment_id, window_start="09:00", window_end="09:00"),
+                            headers=JSON)
+    assert same.status_code == 422
+    assert "differ" in same.json()["message"]
+    zero = shop.client.post(f"{base}/new", data=_form(csrf, segment_id, expires_after_hours="0"), headers=JSON)
+    assert zero.status_code == 422
+    assert [p["path"] for p in zero.json()["problems"]] == ["definition.expires_after_hours"]
+    assert _stored(shop) == []

@@ -58,6 +58,7 @@ def blank_form() -> dict[str, Any]:
         "schedule": {"kind": "now", "at": "", "cron": "", "time_zone": "UTC", "best_time": False,
                      "within_hours": "24"},
         "topic": "all", "priority": "marketing", "rank": "5",
+        "limits": {"throttle_per_minute": "", "window_start": "", "window_end": "", "expires_after_hours": ""},
     }
 
 
@@ -92,6 +93,9 @@ def read_form(fields: Mapping[str, Sequence[str]]) -> dict[str, Any]:
                      "within_hours": _first(fields, "best_time_within_hours", "24")},
         "topic": _first(fields, "topic", "all"), "priority": _first(fields, "priority", "marketing"),
         "rank": _first(fields, "rank", "5"),
+        "limits": {"throttle_per_minute": _first(fields, "throttle_per_minute"),
+                   "window_start": _first(fields, "window_start"), "window_end": _first(fields, "window_end"),
+                   "expires_after_hours": _first(fields, "expires_after_hours")},
     }
 
 
@@ -146,6 +150,10 @@ def form_of(name: str, definition: Mapping[str, Any]) -> dict[str, Any]:
                      "within_hours": _number_text((best_time or {}).get("within_hours", 24))},
         "topic": _text(definition.get("topic") or "all"), "priority": _text(definition.get("priority") or "marketing"),
         "rank": _number_text(definition.get("rank", 5)),
+        "limits": {"throttle_per_minute": _number_text(schedule.get("throttle_per_minute")),
+                   "window_start": _text((schedule.get("window") or {}).get("start"))[:5],
+                   "window_end": _text((schedule.get("window") or {}).get("end"))[:5],
+                   "expires_after_hours": _number_text(definition.get("expires_after_hours"))},
     }
 
 
@@ -169,10 +177,17 @@ def _number(text: str, path: str, problems: list[dict[str, str]], *, whole: bool
 def _schedule(form: Mapping[str, Any], base: Mapping[str, Any], problems: list[dict[str, str]]) -> dict[str, Any]:
     typed = form["schedule"]
     kind = typed["kind"] if typed["kind"] in SCHEDULE_KINDS else "now"
-    # A send window, a throttle and an end date are kept from the saved campaign: the form does not show them.
-    schedule: dict[str, Any] = {key: value for key, value in base.items() if key in ("window", "throttle_per_minute",
-                                                                                      "ends_at")}
+    # An end date is kept from the saved campaign: the form does not show it.
+    schedule: dict[str, Any] = {key: value for key, value in base.items() if key == "ends_at"}
     schedule["kind"] = kind
+    limits = form["limits"]
+    if limits["throttle_per_minute"].strip():
+        schedule["throttle_per_minute"] = _number(
+            limits["throttle_per_minute"], "definition.schedule.throttle_per_minute", problems, whole=True)
+    start, end = limits["window_start"].strip(), limits["window_end"].strip()
+    if start or end:
+        # Both or neither: half a window is a mistake the action names (a missing field).
+        schedule["window"] = {key: value for key, value in (("start", start), ("end", end)) if value}
     at = typed["at"].strip()
     if kind in ("at", "local_time"):
         if not at:
@@ -245,6 +260,10 @@ def definition_of_form(form: Mapping[str, Any], base: Mapping[str, Any] | None =
     definition["priority"] = form["priority"]
     rank = _number(form["rank"], "definition.rank", problems, whole=True)
     definition["rank"] = rank if rank is not None else 5
+    expiry = form["limits"]["expires_after_hours"].strip()
+    definition.pop("expires_after_hours", None)
+    if expiry:
+        definition["expires_after_hours"] = _number(expiry, "definition.expires_after_hours", problems)
     definition["schedule"] = _schedule(form, base.get("schedule") or {}, problems)
     return {"name": form["name"], "definition": definition}, problems
 
