@@ -12,17 +12,12 @@ the customer changed: what they did not touch stays as it was, defaults included
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from hashlib import sha256
 from typing import Any
 
-import orjson
-
 from loopline.domain.consent import ALL_TOPICS, CHANNELS
+from loopline.domain.signed_fields import BadToken, read_fields, sign_fields
 from loopline.domain.topics import TopicDefinition
 
 VERSION = "p1"
@@ -46,39 +41,17 @@ class PreferenceLink:
     profile_id: str
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _signature(key: bytes, body: str) -> bytes:
-    return hmac.new(key, f"{VERSION}.{body}".encode(), sha256).digest()
-
-
 def token_for(key: bytes, link: PreferenceLink) -> str:
     """Return the signed, URL-safe token of ``link``."""
-    body = _b64(orjson.dumps([link.workspace_id, link.profile_id]))
-    return f"{VERSION}.{body}.{_b64(_signature(key, body))}"
+    return sign_fields(key, VERSION, [link.workspace_id, link.profile_id])
 
 
 def read_token(key: bytes, token: str) -> PreferenceLink:
     """Return whose preferences a token opens; raise BadPreferenceLink unless this key signed exactly it."""
-    version, _, rest = token.partition(".")
-    body, _, signature = rest.partition(".")
-    if version != VERSION or not body or not signature or len(token) > MAX_TOKEN:
-        raise BadPreferenceLink("this preferences link is not one of ours")
     try:
-        given = _unb64(signature)
-        fields = orjson.loads(_unb64(body))
-    except (binascii.Error, ValueError):
-        raise BadPreferenceLink("this preferences link is damaged") from None
-    if not hmac.compare_digest(given, _signature(key, body)):
-        raise BadPreferenceLink("this preferences link was altered")
-    if not (isinstance(fields, list) and len(fields) == 2 and all(isinstance(f, str) for f in fields)):
-        raise BadPreferenceLink("this preferences link is damaged")
+        fields = read_fields(key, VERSION, token, count=2, max_length=MAX_TOKEN)
+    except BadToken as error:
+        raise BadPreferenceLink(f"this preferences link {error.says}") from None
     return PreferenceLink(*fields)
 
 

@@ -9,13 +9,9 @@ carries neither. The signature is compared in constant time.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from dataclasses import dataclass
-from hashlib import sha256
 
-import orjson
+from loopline.domain.signed_fields import BadToken, read_fields, sign_fields
 
 VERSION = "u1"
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"  # what RFC 8058 says the POST carries
@@ -36,37 +32,15 @@ class UnsubscribeLink:
     send_key: str
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _signature(key: bytes, body: str) -> bytes:
-    return hmac.new(key, f"{VERSION}.{body}".encode(), sha256).digest()
-
-
 def token_for(key: bytes, link: UnsubscribeLink) -> str:
     """Return the signed token of ``link`` (URL-safe)."""
-    body = _b64(orjson.dumps([link.workspace_id, link.profile_id, link.channel, link.topic, link.send_key]))
-    return f"{VERSION}.{body}.{_b64(_signature(key, body))}"
+    return sign_fields(key, VERSION, [link.workspace_id, link.profile_id, link.channel, link.topic, link.send_key])
 
 
 def read_token(key: bytes, token: str) -> UnsubscribeLink:
     """Return what a token says; raise BadUnsubscribeLink unless this key signed exactly it."""
-    version, _, rest = token.partition(".")
-    body, _, signature = rest.partition(".")
-    if version != VERSION or not body or not signature or len(token) > 2_000:
-        raise BadUnsubscribeLink("this unsubscribe link is not one of ours")
     try:
-        given = _unb64(signature)
-        fields = orjson.loads(_unb64(body))
-    except (binascii.Error, ValueError):
-        raise BadUnsubscribeLink("this unsubscribe link is damaged") from None
-    if not hmac.compare_digest(given, _signature(key, body)):
-        raise BadUnsubscribeLink("this unsubscribe link was altered")
-    if not (isinstance(fields, list) and len(fields) == 5 and all(isinstance(f, str) for f in fields)):
-        raise BadUnsubscribeLink("this unsubscribe link is damaged")
+        fields = read_fields(key, VERSION, token, count=5, max_length=2_000)
+    except BadToken as error:
+        raise BadUnsubscribeLink(f"this unsubscribe link {error.says}") from None
     return UnsubscribeLink(*fields)
