@@ -65,6 +65,10 @@ def test_an_admin_adds_a_new_person_who_can_then_sign_in(client, runtime, worksp
     newest = log["entries"][0]
     assert (newest["actor"], newest["target"], newest["detail"]) == (
         "ana@example.com", "kim@example.com", {"role": "marketer", "previous_role": None})
+    # The new account shows in this workspace's log too, never with its password.
+    (created,) = _audit(client, workspace.id, action="user.created")["entries"]
+    assert (created["actor"], created["target"]) == ("ana@example.com", "kim@example.com")
+    assert NEW_PASSWORD not in str(created)
     client.cookies.clear()
     assert sign_in(client, "kim@example.com", NEW_PASSWORD).status_code == 303
     assert client.get(f"/console/w/{workspace.id}/campaigns").status_code == 200

@@ -147,8 +147,12 @@ def audit(services: AccountServices, *, action: str, actor: str, user_id: str | 
 
 
 def do_create_user(services: AccountServices, *, email: str, password: str, name: str = "",
-                   actor: str = "cli") -> UserRow:
-    """Create a console user with an argon2 hash of the password; raise AccountRejected."""
+                   actor: str = "cli", workspace_id: str | None = None) -> UserRow:
+    """Create a console user with an argon2 hash of the password; raise AccountRejected.
+
+    ``workspace_id`` names the workspace the person is being added to, so the creation shows
+    in that workspace's audit log (users themselves belong to the instance).
+    """
     try:
         address = normalise_email(email)
         check_password(password, email=address)
@@ -160,7 +164,7 @@ def do_create_user(services: AccountServices, *, email: str, password: str, name
             password_hash=HASHER.hash(password), now=services.clock.now())
     except EmailTaken:
         raise AccountRejected("email_taken", f"a user with the address {address} exists already") from None
-    audit(services, action="user.created", actor=actor, user_id=user.id, target=address)
+    audit(services, action="user.created", actor=actor, user_id=user.id, target=address, workspace_id=workspace_id)
     return user
 
 

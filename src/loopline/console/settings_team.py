@@ -51,7 +51,8 @@ def add_member(services: Services, *, workspace_id: str, actor: str, form: dict[
             raise ConsoleError(422, "password_required", f"{email} has no account yet: type a password for it "
                                                          "(at least 12 characters) and tell it to them")
         try:
-            do_create_user(services, email=email, password=password, name=form.get("name", ""), actor=actor)
+            do_create_user(services, email=email, password=password, name=form.get("name", ""), actor=actor,
+                           workspace_id=workspace_id)
         except AccountRejected as error:
             raise ConsoleError(409 if error.code == "email_taken" else 422, error.code, str(error)) from None
     elif password:
