@@ -23,18 +23,11 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cache
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats  # type: ignore[import-untyped]
-from statsmodels.stats.power import NormalIndPower  # type: ignore[import-untyped]
-from statsmodels.stats.proportion import (  # type: ignore[import-untyped]
-    confint_proportions_2indep,
-    proportion_confint,
-    proportion_effectsize,
-    proportions_ztest,
-)
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_POWER = 0.8
@@ -49,6 +42,29 @@ ROUNDING = 1e-9
 # A sample variance, and so a t-test or t interval, needs two values per group; two per group is
 # also the smallest sample size worth reporting.
 MIN_GROUP_FOR_A_TEST = 2
+
+
+# scipy and statsmodels take seconds to import; only the statistics need them, so the
+# server and every command start without them and load them on first use.
+@cache
+def _stats() -> Any:
+    from scipy import stats  # type: ignore[import-untyped]
+
+    return stats
+
+
+@cache
+def _proportion() -> Any:
+    from statsmodels.stats import proportion  # type: ignore[import-untyped]
+
+    return proportion
+
+
+@cache
+def _power() -> Any:
+    from statsmodels.stats import power  # type: ignore[import-untyped]
+
+    return power
 
 
 class OutcomeKind(StrEnum):
@@ -262,7 +278,7 @@ def compare_proportions(
         return _without_lift(own, control)
     rate, base = treatment.successes / treatment.n, control.successes / control.n
     notes = list(own.notes)
-    low, high = confint_proportions_2indep(treatment.successes, treatment.n, control.successes, control.n,
+    low, high = _proportion().confint_proportions_2indep(treatment.successes, treatment.n, control.successes, control.n,
                                            method=method, compare="diff", alpha=alpha)
     pooled = (treatment.successes + control.successes) / (treatment.n + control.n)
     if pooled in (0.0, 1.0):
@@ -272,10 +288,10 @@ def compare_proportions(
         notes.append("no variation in either group: the rates are equal, p-value 1")
     else:
         # The standard two-proportion z-test: the variance is pooled under the null hypothesis.
-        _, p = proportions_ztest(np.array([treatment.successes, control.successes]),
+        _, p = _proportion().proportions_ztest(np.array([treatment.successes, control.successes]),
                                  np.array([treatment.n, control.n]), alternative="two-sided")
         p_value = float(p)
-    needed = _sample_size(float(proportion_effectsize(rate, base)), alpha=alpha, power=power)
+    needed = _sample_size(float(_proportion().proportion_effectsize(rate, base)), alpha=alpha, power=power)
     return OutcomeResult(
         kind=OutcomeKind.BINARY, n=treatment.n, missing=treatment.missing, value=rate, value_ci=own.value_ci,
         lift=rate - base, lift_ci=(float(low), float(high)), relative_lift=_relative(rate - base, base, notes),
@@ -316,8 +332,8 @@ def compare_means(
     # Welch's t-test from the summaries (scipy's ttest_ind(equal_var=False) on raw values gives
     # the same p-value and interval; tests/measurement holds them to 1e-9).
     standard_error = math.sqrt(squared_error)
-    p_value = float(2 * stats.t.sf(abs(lift) / standard_error, df))
-    margin = float(stats.t.ppf(1 - alpha / 2, df)) * standard_error
+    p_value = float(2 * _stats().t.sf(abs(lift) / standard_error, df))
+    margin = float(_stats().t.ppf(1 - alpha / 2, df)) * standard_error
     spread = math.sqrt((treatment.variance + control.variance) / 2)
     needed = _sample_size(lift / spread, alpha=alpha, power=power)
     return _replace_notes(result, notes, lift_ci=(lift - margin, lift + margin), p_value=p_value,
@@ -394,14 +410,14 @@ def _check_levels(alpha: float, power: float) -> None:
 def _wilson(summary: Proportion, alpha: float) -> tuple[float, float]:
     # Wilson's score interval: the building block of Newcomb's interval for the difference,
     # and sensible at 0 % and 100 % where the Wald interval has zero width.
-    low, high = proportion_confint(summary.successes, summary.n, alpha=alpha, method="wilson")
+    low, high = _proportion().proportion_confint(summary.successes, summary.n, alpha=alpha, method="wilson")
     return float(low), float(high)
 
 
 def _mean_interval(summary: Mean, alpha: float) -> tuple[float, float] | None:
     if summary.n < MIN_GROUP_FOR_A_TEST:
         return None
-    margin = float(stats.t.ppf(1 - alpha / 2, summary.n - 1)) * math.sqrt(summary.variance / summary.n)
+    margin = float(_stats().t.ppf(1 - alpha / 2, summary.n - 1)) * math.sqrt(summary.variance / summary.n)
     return summary.mean - margin, summary.mean + margin
 
 
@@ -431,12 +447,12 @@ def _sample_size(effect: float, *, alpha: float, power: float) -> int | None:
         # Near the extremes (an effect so large that two customers would do, or so small that
         # 10^25 would not) the root finder probes negative sizes and warns before giving up.
         warnings.simplefilter("ignore")
-        solved = NormalIndPower().solve_power(effect_size=abs(effect), alpha=alpha, power=power, ratio=1.0,
+        solved = _power().NormalIndPower().solve_power(effect_size=abs(effect), alpha=alpha, power=power, ratio=1.0,
                                               alternative="two-sided")
     n = float(np.asarray(solved).item())
     if not math.isfinite(n):
         # The closed form of the same normal approximation, without the far tail's share of the
         # power (below 1e-6 at any power ≥ 0.5): what statsmodels solves, when it cannot.
-        z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+        z = float(_stats().norm.ppf(1 - alpha / 2) + _stats().norm.ppf(power))
         n = 2 * (z / effect) ** 2
     return max(MIN_GROUP_FOR_A_TEST, math.ceil(n))
