@@ -210,12 +210,15 @@ def outbox(request: Request, workspace_id: str, source_id: str | None = None) ->
     return page_response(request, access, "outbox.html", data, Page.OUTBOX, page_size=OUTBOX_PAGE)
 
 
+# Included before this module's own routes: their fixed paths (``campaigns/new``) must win
+# over the report's ``campaigns/{campaign_id}``.
+PAGE_ROUTERS = (campaign_builder_routes, segment_routes, analytics_routes, journey_routes, branding_routes,
+                settings_routes)
+
+
 def install(app: FastAPI) -> None:
     """Mount the console on the application: its routes, static files and error pages."""
-    # The builders' routes come first: their fixed paths (``campaigns/new``) must win over the
-    # report's ``campaigns/{campaign_id}``.
-    for pages in (campaign_builder_routes, segment_routes, analytics_routes, journey_routes, branding_routes,
-                  settings_routes):
+    for pages in PAGE_ROUTERS:
         app.include_router(pages.router)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -155,6 +155,9 @@ async def check_csrf(request: Request) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
+        # Read (and keep) the body first: the form is then parsed from it, and a route that
+        # reads the body itself still can.
+        await request.body()
         value = (await request.form()).get(CSRF_FIELD, "")
         sent = value if isinstance(value, str) else ""
     if request.url.path == "/console/login":
