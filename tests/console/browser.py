@@ -5,6 +5,7 @@ screenshot folder are fixtures in this folder's conftest."""
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import pytest
@@ -38,11 +39,21 @@ def browser_sign_in(page: Any, live: LiveServer, email: str, password: str = PAS
     expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/")
 
 
-def painted(page: Any, selector: str) -> int:
-    """Return how many pixels of a chart's one canvas are not transparent."""
+def painted(page: Any, selector: str, *, enough: int = 1000) -> int:
+    """Return how many pixels of a chart's one canvas are not transparent.
+
+    It waits for the canvas, then up to five seconds for ``enough`` pixels: the chart script
+    runs after the page loads and ECharts animates its first drawing.
+    """
+    from playwright.sync_api import expect
+
     canvas = page.locator(f"{selector} canvas")
-    found = canvas.count()
-    assert found == 1, f"{selector} has {found} canvases"
-    return int(canvas.evaluate(
-        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"))
+    expect(canvas).to_have_count(1)
+    deadline = time.monotonic() + 5
+    while True:
+        count = int(canvas.evaluate(
+            "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"))
+        if count >= enough or time.monotonic() > deadline:
+            return count
+        page.wait_for_timeout(100)
