@@ -134,12 +134,17 @@ def last_viewed(services: Services, *, workspace_id: str, profile_ids: Sequence[
 
 
 def render_content(content: CompiledContent, context: dict[str, Any], *, limits: RenderLimits) -> dict[str, Any]:
-    """Render one message; raise RenderFailed when a part cannot be built or comes out empty."""
-    body = render(content.body, context, clock=time.monotonic, limits=limits)
+    """Render one message; raise RenderFailed when a part cannot be built or comes out empty.
+
+    The time limit counts this thread's own CPU time: a render that waits for the interpreter
+    lock or for a busy machine has done no work, and must not fail for it (on a loaded machine
+    a wall clock failed simple templates).
+    """
+    body = render(content.body, context, clock=time.thread_time, limits=limits)
     if not body.strip():
         raise RenderFailed("empty_message", "the message body rendered empty; nothing was sent")
-    subject = render(content.subject, context, clock=time.monotonic, limits=limits) if content.subject else None
-    url = render(content.url, context, clock=time.monotonic, limits=limits) if content.url else None
+    subject = render(content.subject, context, clock=time.thread_time, limits=limits) if content.subject else None
+    url = render(content.url, context, clock=time.thread_time, limits=limits) if content.url else None
     message: dict[str, Any] = {"subject": subject, "body": body, "url": url}
     if content.options:
         message["options"] = content.options
