@@ -185,3 +185,22 @@ def test_a_message_can_name_the_last_product_each_customer_viewed(shop):
     shop.tick()
     bodies = {m["address"]: m["body"] for m in shop.outbox()}
     assert bodies == {"c00000@example.com": "Rain jacket is waiting", "c00001@example.com": "Our picks is waiting"}
+
+
+def test_an_audience_of_overlapping_segments_reaches_each_member_once_and_leaves_out_the_excluded(shop):
+    shop.ingest(customers(6))
+    shop.policy(opt_in_channels=[])
+    everyone, again = shop.segment("Pro"), shop.segment("Pro, counted twice")
+    left_out = shop.client.post("/api/v1/segments", headers=shop.headers, json={
+        "name": "Kim2", "condition": {"type": "trait", "trait": "firstName", "operator": "eq", "value": "Kim2"}})
+    assert left_out.status_code == 201, left_out.text
+    excluded = left_out.json()["id"]
+    assert shop.client.post(f"/api/v1/segments/{excluded}/refresh", headers=shop.headers).status_code == 200
+    audience = {"segments": [everyone, again], "exclude": [excluded]}
+    campaign = shop.campaign(everyone, audience=audience)
+    shop.move(campaign["id"], "schedule")
+    shop.tick()
+    addresses = [m["address"] for m in shop.outbox(source_id=campaign["id"])]
+    assert sorted(addresses) == [f"c{i:05d}@example.com" for i in (0, 1, 3, 4, 5)]
+    assert shop.report(campaign["id"])["totals"] == {"sent": 5}
+    assert shop.sends("u-00002", source_id=campaign["id"]) == []

@@ -44,39 +44,44 @@ class SqlContactBook:
         """
         unique = sorted(set(profile_ids))
         found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-        addresses: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        addresses: dict[str, dict[str, list[str]]] = defaultdict(dict)
         named: dict[str, dict[str, str]] = defaultdict(dict)
         choices: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
+        # Rows are unpacked as tuples and decoded JSON is used as it comes (a fresh object per
+        # row): a claim reads a thousand customers per batch, and attribute access per column
+        # and copying were a fifth of this method's time.
         for chunk in _chunks(unique):
-            columns = [profiles.c.id, profiles.c.traits, profiles.c.computed] if with_data else [profiles.c.id]
-            for row in conn.execute(sa.select(*columns).where(
-                unindexed(conn, profiles.c.workspace_id) == workspace_id, one_of(conn, profiles.c.id, chunk),
-                profiles.c.merged_into.is_(None),
-            )):
-                found[row.id] = (dict(row.traits or {}), dict(row.computed or {})) if with_data else ({}, {})
+            live = (unindexed(conn, profiles.c.workspace_id) == workspace_id, one_of(conn, profiles.c.id, chunk),
+                    profiles.c.merged_into.is_(None))
+            if with_data:
+                for profile_id, traits, computed in conn.execute(
+                        sa.select(profiles.c.id, profiles.c.traits, profiles.c.computed).where(*live)):
+                    found[profile_id] = (traits or {}, computed or {})
+            else:
+                found.update((profile_id, ({}, {})) for profile_id in conn.execute(
+                    sa.select(profiles.c.id).where(*live)).scalars())
             named_rows = sa.select(identities.c.profile_id, identities.c.kind, identities.c.value)
-            for named_row in conn.execute(named_rows.where(
+            for owner, kind, value in conn.execute(named_rows.where(
                 identities.c.workspace_id == workspace_id, one_of(conn, identities.c.profile_id, chunk),
             ).order_by(identities.c.created_at)):
-                owner, kind, value = named_row.profile_id, named_row.kind, named_row.value
                 named[owner].setdefault(kind, value)
                 if kind in ("email", "phone"):
-                    addresses[owner]["email" if kind == "email" else "sms"].append(value)
-            for device in conn.execute(sa.select(devices.c.profile_id, devices.c.platform, devices.c.push_token).where(
-                devices.c.workspace_id == workspace_id, one_of(conn, devices.c.profile_id, chunk),
-                devices.c.push_token.is_not(None),
-            ).order_by(devices.c.last_seen.desc())):
-                channel = "web_push" if (device.platform or "").lower() == "web" else "push"
-                addresses[device.profile_id][channel].append(device.push_token)
-            for choice in conn.execute(sa.select(consents.c.profile_id, consents.c.channel, consents.c.topic,
-                                              consents.c.status).where(
-                consents.c.workspace_id == workspace_id, one_of(conn, consents.c.profile_id, chunk),
-            )):
-                choices[choice.profile_id][(choice.channel, choice.topic)] = choice.status
+                    addresses[owner].setdefault("email" if kind == "email" else "sms", []).append(value)
+            for owner, platform, token in conn.execute(
+                    sa.select(devices.c.profile_id, devices.c.platform, devices.c.push_token).where(
+                        devices.c.workspace_id == workspace_id, one_of(conn, devices.c.profile_id, chunk),
+                        devices.c.push_token.is_not(None),
+                    ).order_by(devices.c.last_seen.desc())):
+                channel = "web_push" if (platform or "").lower() == "web" else "push"
+                addresses[owner].setdefault(channel, []).append(token)
+            for owner, channel, topic, status in conn.execute(
+                    sa.select(consents.c.profile_id, consents.c.channel, consents.c.topic, consents.c.status).where(
+                        consents.c.workspace_id == workspace_id, one_of(conn, consents.c.profile_id, chunk))):
+                choices[owner][(channel, topic)] = status
         suppressed = self._suppressed(conn, workspace_id, addresses)
         result: dict[str, Recipient] = {}
         for profile_id, (traits, computed) in found.items():
-            reach = {channel: tuple(values) for channel, values in addresses[profile_id].items()}
+            reach = {channel: tuple(values) for channel, values in addresses.get(profile_id, {}).items()}
             reach["in_app"] = (profile_id,)  # shown inside the app to whoever is signed in as this profile
             listed = frozenset((c, a) for c, values in reach.items() for a in values if (c, a) in suppressed)
             contact = Contact(profile_id, reach, choices.get(profile_id, {}), listed, time_zone_of(traits, computed))

@@ -31,6 +31,7 @@ from loopline.store.sql.upsert import upsert
 
 COUNTED = (SendState.QUEUED, SendState.SENDING, SendState.SENT, SendState.UNKNOWN)
 PENDING = (SendState.QUEUED, SendState.SENDING, SendState.UNKNOWN)
+_HANDED = (SendState.SENDING, SendState.UNKNOWN)  # the states a hand-off's answer may settle
 RETRY_AFTER = timedelta(minutes=1)
 
 
@@ -223,29 +224,34 @@ class SqlSendLedger:
         (a provider's rate) does not count as an attempt.
         """
         retry_at = retry_at or {}
+        alike: dict[tuple[SendState, str, str], list[str]] = {}
+        retried: list[tuple[str, str, str]] = []
+        for key, state, reason, detail in outcomes:
+            if state == SendState.QUEUED:
+                retried.append((key, reason, detail))
+            else:
+                alike.setdefault((state, reason, detail[:500]), []).append(key)
         with self._writer.begin() as conn:
-            for state in {state for _, state, _, _ in outcomes}:
-                values: dict[str, Any] = {"state": state, "updated_at": now,
-                                          "reason": sa.bindparam("b_reason"), "detail": sa.bindparam("b_detail")}
+            # Most hand-offs end alike (a batch all "sent"): one statement per kind of ending.
+            for (state, reason, detail), keys in alike.items():
+                values: dict[str, Any] = {"state": state, "updated_at": now, "reason": reason, "detail": detail}
                 if state in (SendState.SENT, SendState.FAILED, SendState.SKIPPED):
                     values["payload"] = None  # rendered content (personal data) is kept only until handed over
                 if state == SendState.SENT:
                     values["sent_at"] = now
-                if state == SendState.QUEUED:  # a retryable refusal: try again after a pause
-                    values["not_before"] = sa.bindparam("b_not_before")
-                    values["handed_at"] = None
-                statement = sends.update().where(
+                for chunk in _chunks(keys):
+                    conn.execute(sends.update().where(one_of(conn, sends.c.send_key, chunk),
+                                                      sends.c.state.in_(_HANDED)).values(**values))
+            if retried:  # a retryable refusal: try again after a pause
+                conn.execute(sends.update().where(
                     sends.c.send_key == sa.bindparam("b_key"),
-                    sa.or_(sends.c.state == SendState.SENDING, sends.c.state == SendState.UNKNOWN),
-                ).values(**values)
-                rows: list[dict[str, Any]] = [{"b_key": key, "b_reason": reason, "b_detail": detail[:500]}
-                                              for key, s, reason, detail in outcomes if s == state]
-                if state == SendState.QUEUED:
-                    for row in rows:
-                        row["b_not_before"] = retry_at.get(row["b_key"], now + RETRY_AFTER)
-                        row["b_spent"] = 0 if row["b_key"] in held else 1
-                    statement = statement.values(attempts=sends.c.attempts - 1 + sa.bindparam("b_spent"))
-                conn.execute(statement, rows)
+                    sa.or_(*(sends.c.state == state for state in _HANDED)),  # executemany takes no IN list
+                ).values(state=SendState.QUEUED, updated_at=now, reason=sa.bindparam("b_reason"),
+                         detail=sa.bindparam("b_detail"), not_before=sa.bindparam("b_not_before"), handed_at=None,
+                         attempts=sends.c.attempts - 1 + sa.bindparam("b_spent")), [
+                    {"b_key": key, "b_reason": reason, "b_detail": detail[:500],
+                     "b_not_before": retry_at.get(key, now + RETRY_AFTER), "b_spent": 0 if key in held else 1}
+                    for key, reason, detail in retried])
 
     def mark_handed(self, *, send_keys: Sequence[str], now: datetime) -> None:
         """Record that these claimed sends are about to be handed to their provider.
