@@ -139,3 +139,10 @@ def test_the_cli_creates_users_grants_roles_and_reports_bad_input_in_one_line(tm
     weak = _cli(tmp_path, "users", "create", "dee@example.com", stdin="short\nshort\n")
     assert weak.exit_code != 0
     assert "at least 12 characters" in str(weak.exception)
+    assert _cli(tmp_path, "users", "grant", "bo@example.com", workspace.id, "admin").exit_code == 0
+    for args in (("users", "revoke", "bo@example.com", workspace.id),
+                 ("users", "grant", "bo@example.com", workspace.id, "agent")):
+        kept = _cli(tmp_path, *args)
+        assert kept.exit_code != 0, args
+        assert "the workspace's only admin" in str(kept.exception), (args, kept.exception)
+    assert "admin of Shop" in _cli(tmp_path, "users", "list").output

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
-from loopline.actions.accounts import audit
+from loopline.actions.accounts import AccountRejected, audit, do_grant_role, do_revoke_role
 from loopline.domain.accounts import Role
 from loopline.domain.team import TeamChangeRefused, check_team_change
 from tests.console.conftest import PASSWORD, csrf_of, member, sign_in
@@ -217,3 +218,42 @@ def test_only_admins_of_the_workspace_read_its_audit_log(client, runtime, worksp
     assert sign_in(client, "ana@example.com").status_code == 303
     assert client.get(f"/console/w/{workspace.id}/settings/audit", headers=JSON).status_code == 404
     assert client.get(f"/console/w/{other_workspace.id}/settings/audit", headers=JSON).status_code == 200
+
+
+def test_two_admins_stepping_down_at_the_same_instant_leave_one_admin(runtime, workspace, monkeypatch):
+    # Lee steps down while Ana's own step down is being decided: Lee's change must wait for
+    # Ana's and then find Lee the only admin left. Were the rule checked outside the change,
+    # Lee's change would go through at once and the workspace would end with no admin.
+    services = runtime.services
+    member(runtime, workspace.id)
+    member(runtime, workspace.id, email="lee@example.com")
+    ana, lee = _user_id(runtime, "ana@example.com"), _user_id(runtime, "lee@example.com")
+    answers: dict[str, str] = {}
+
+    def lee_steps_down() -> None:
+        try:
+            do_revoke_role(services, email="lee@example.com", workspace_id=workspace.id, acting_user_id=lee)
+            answers["lee"] = "removed"
+        except AccountRejected as refused:
+            answers["lee"] = refused.code
+
+    lee_thread = threading.Thread(target=lee_steps_down)
+    change = services.accounts.set_membership
+
+    def deciding(**arguments: Any) -> str | None:
+        rule = arguments.pop("check")
+
+        def rule_then_lee(team: dict[str, str]) -> None:
+            rule(team)
+            lee_thread.start()
+            lee_thread.join(timeout=1.0)
+            assert lee_thread.is_alive(), "Lee's change did not wait for Ana's"
+
+        return change(**arguments, check=rule_then_lee)
+
+    monkeypatch.setattr(services.accounts, "set_membership", deciding)
+    do_grant_role(services, email="ana@example.com", workspace_id=workspace.id, role="marketer", acting_user_id=ana)
+    lee_thread.join(timeout=30)
+    assert answers == {"lee": "last_admin"}
+    team = {user.email: role for user, role in services.accounts.members_of_workspace(workspace_id=workspace.id)}
+    assert team == {"ana@example.com": "marketer", "lee@example.com": "admin"}

@@ -24,8 +24,9 @@ from loopline.domain.accounts import (
     parse_role,
 )
 from loopline.domain.ratelimit import TokenBucket
+from loopline.domain.team import TeamChangeRefused, check_team_change
 from loopline.ports import Clock
-from loopline.store.sql.accounts import EmailTaken, MembershipRow, SqlAccountStore, UserRow
+from loopline.store.sql.accounts import EmailTaken, MembershipRow, SqlAccountStore, TeamCheck, UserRow
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
 TOKEN_BYTES = 32
@@ -192,8 +193,12 @@ def _user_by_email(services: AccountServices, email: str) -> UserRow:
 
 
 def do_grant_role(services: AccountServices, *, email: str, workspace_id: str, role: str,
-                  actor: str = "cli") -> str | None:
-    """Give a user a role in a workspace (replacing another); return the previous role."""
+                  actor: str = "cli", acting_user_id: str = "") -> str | None:
+    """Give a user a role in a workspace (replacing another); return the previous role.
+
+    The workspace's last admin keeps the role (``last_admin``); ``acting_user_id`` is who
+    asks, so the refusal can speak to them.
+    """
     user = _user_by_email(services, email)
     try:
         chosen = parse_role(role)
@@ -201,21 +206,44 @@ def do_grant_role(services: AccountServices, *, email: str, workspace_id: str, r
         raise AccountRejected(error.code, str(error)) from None
     if services.workspaces.get_workspace(workspace_id=workspace_id) is None:
         raise AccountRejected("workspace_not_found", f"no workspace {workspace_id!r}")
-    before = services.accounts.set_membership(user_id=user.id, workspace_id=workspace_id, role=chosen.value,
-                                              now=services.clock.now())
+    try:
+        before = services.accounts.set_membership(
+            user_id=user.id, workspace_id=workspace_id, role=chosen.value, now=services.clock.now(),
+            check=_keeps_an_admin(target=user.id, new_role=chosen, acting=acting_user_id))
+    except TeamChangeRefused as refused:
+        raise AccountRejected(refused.code, refused.message) from None
     audit(services, action="membership.changed", actor=actor, workspace_id=workspace_id, target=user.email,
           detail={"role": chosen.value, "previous_role": before})
     return before
 
 
-def do_revoke_role(services: AccountServices, *, email: str, workspace_id: str, actor: str = "cli") -> str | None:
-    """Remove a user's access to a workspace; return the role they had (None: they had none)."""
+def do_revoke_role(services: AccountServices, *, email: str, workspace_id: str, actor: str = "cli",
+                   acting_user_id: str = "") -> str | None:
+    """Remove a user's access to a workspace; return the role they had (None: they had none).
+
+    The workspace's last admin stays (``last_admin``).
+    """
     user = _user_by_email(services, email)
-    before = services.accounts.delete_membership(user_id=user.id, workspace_id=workspace_id)
+    try:
+        before = services.accounts.delete_membership(
+            user_id=user.id, workspace_id=workspace_id,
+            check=_keeps_an_admin(target=user.id, new_role=None, acting=acting_user_id))
+    except TeamChangeRefused as refused:
+        raise AccountRejected(refused.code, refused.message) from None
     if before is not None:
         audit(services, action="membership.changed", actor=actor, workspace_id=workspace_id, target=user.email,
               detail={"role": None, "previous_role": before})
     return before
+
+
+def _keeps_an_admin(*, target: str, new_role: Role | None, acting: str) -> TeamCheck:
+    """Return the check that refuses a change leaving the workspace without an admin (run inside the change)."""
+    def check(roles: dict[str, str]) -> None:
+        if target in roles:  # someone joining takes no role from anybody
+            check_team_change({user: Role(role) for user, role in roles.items()}, target=target, new_role=new_role,
+                              acting=acting)
+
+    return check
 
 
 def do_login(services: AccountServices, throttle: LoginThrottle, *, email: str, password: str, client: str,

@@ -73,14 +73,17 @@ def change_role(services: Services, *, workspace_id: str, actor_id: str, actor: 
     except AccountInvalid as error:
         raise ConsoleError(422, error.code, str(error)) from None
     email = _check(services, workspace_id=workspace_id, actor_id=actor_id, user_id=user_id, new_role=role)
-    _grant(services, email=email, workspace_id=workspace_id, role=role, actor=actor)
+    _grant(services, email=email, workspace_id=workspace_id, role=role, actor=actor, actor_id=actor_id)
     return email
 
 
 def remove_member(services: Services, *, workspace_id: str, actor_id: str, actor: str, user_id: str) -> str:
     """Take a member out of the workspace (never the last admin); return their address."""
     email = _check(services, workspace_id=workspace_id, actor_id=actor_id, user_id=user_id, new_role=None)
-    do_revoke_role(services, email=email, workspace_id=workspace_id, actor=actor)
+    try:
+        do_revoke_role(services, email=email, workspace_id=workspace_id, actor=actor, acting_user_id=actor_id)
+    except AccountRejected as error:
+        raise _refusal(error) from None
     return email
 
 
@@ -94,11 +97,18 @@ def _check(services: Services, *, workspace_id: str, actor_id: str, user_id: str
     return next(user.email for user, _ in members if user.id == user_id)
 
 
-def _grant(services: Services, *, email: str, workspace_id: str, role: Role, actor: str) -> None:
+def _grant(services: Services, *, email: str, workspace_id: str, role: Role, actor: str, actor_id: str = "") -> None:
     try:
-        do_grant_role(services, email=email, workspace_id=workspace_id, role=role.value, actor=actor)
+        do_grant_role(services, email=email, workspace_id=workspace_id, role=role.value, actor=actor,
+                      acting_user_id=actor_id)
     except AccountRejected as error:
-        raise ConsoleError(422, error.code, str(error)) from None
+        raise _refusal(error) from None
+
+
+def _refusal(error: AccountRejected) -> ConsoleError:
+    # The last admin's role is checked again inside the change: another admin may have
+    # stepped down since this page looked (409, as the check before the change answers).
+    return ConsoleError(409 if error.code == "last_admin" else 422, error.code, str(error))
 
 
 def audit_page(services: Services, *, workspace_id: str, before: str | None, action: str | None,

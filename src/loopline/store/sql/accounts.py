@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,9 @@ import sqlalchemy as sa
 from loopline.store.sql.engine import writer
 from loopline.store.sql.rows import as_dict, aware
 from loopline.store.sql.tables import console_audit, console_memberships, console_sessions, console_users, workspaces
+
+TeamCheck = Callable[[dict[str, str]], None]
+"""Looks at a workspace's team (user id → role) before a change to it; raises to refuse the change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +104,16 @@ class SqlAccountStore:
 
     # -- memberships ----------------------------------------------------------------------------
 
-    def set_membership(self, *, user_id: str, workspace_id: str, role: str, now: datetime) -> str | None:
-        """Give a user a role in a workspace; return the role it replaced, if any."""
+    def set_membership(self, *, user_id: str, workspace_id: str, role: str, now: datetime,
+                       check: TeamCheck | None = None) -> str | None:
+        """Give a user a role in a workspace; return the role it replaced, if any.
+
+        ``check`` sees the team as it stands inside the change's transaction and may refuse
+        by raising (see ``_check_team``).
+        """
         key = (console_memberships.c.user_id == user_id) & (console_memberships.c.workspace_id == workspace_id)
         with self._writer.begin() as conn:
+            _check_team(conn, workspace_id, check)
             before = conn.execute(sa.select(console_memberships.c.role).where(key)).scalar()
             if before is None:
                 conn.execute(console_memberships.insert().values(
@@ -112,10 +122,11 @@ class SqlAccountStore:
                 conn.execute(console_memberships.update().where(key).values(role=role, updated_at=now))
         return before
 
-    def delete_membership(self, *, user_id: str, workspace_id: str) -> str | None:
-        """Remove a user's access to a workspace; return the role they had, if any."""
+    def delete_membership(self, *, user_id: str, workspace_id: str, check: TeamCheck | None = None) -> str | None:
+        """Remove a user's access to a workspace; return the role they had, if any (``check``: as above)."""
         key = (console_memberships.c.user_id == user_id) & (console_memberships.c.workspace_id == workspace_id)
         with self._writer.begin() as conn:
+            _check_team(conn, workspace_id, check)
             before = conn.execute(sa.select(console_memberships.c.role).where(key)).scalar()
             conn.execute(console_memberships.delete().where(key))
         return before
@@ -224,3 +235,20 @@ class SqlAccountStore:
                  .order_by(console_users.c.email))
         with self._engine.connect() as conn:
             return [(_user(row), str(row.role)) for row in conn.execute(query).all()]
+
+
+def _check_team(conn: sa.Connection, workspace_id: str, check: TeamCheck | None) -> None:
+    """Show ``check`` the workspace's team as the change will find it.
+
+    The team is read inside the change's own transaction, after the workspace's row is
+    locked on PostgreSQL (SQLite lets one writer in at a time anyway): two admins demoting
+    each other at the same instant queue, and the second sees the first one's change, so a
+    workspace never ends without an admin.
+    """
+    if check is None:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(workspaces.c.id).where(workspaces.c.id == workspace_id).with_for_update())
+    team = conn.execute(sa.select(console_memberships.c.user_id, console_memberships.c.role)
+                        .where(console_memberships.c.workspace_id == workspace_id))
+    check({str(user_id): str(role) for user_id, role in team})
