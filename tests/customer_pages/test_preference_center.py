@@ -253,3 +253,27 @@ def test_a_topic_nobody_gets_by_default_goes_only_to_those_who_subscribed_to_it(
     shop.move(news["id"], "schedule")
     shop.tick()
     assert len(shop.outbox(source_id=news["id"])) == 3
+
+
+def test_a_message_links_each_customer_to_their_own_preference_center(shop: Shop) -> None:  # noqa: F811
+    shop.ingest(customers(2))
+    shop.opt_in(["u-00000", "u-00001"])
+    footer = '<p>Hi {{ traits.firstName }}</p><p><a href="{{ links.preferences }}">Choose what you get</a></p>'
+    campaign = shop.campaign(shop.segment(), variants=[{"name": "A", "split": 100, "content": {
+        "email": {"subject": "News", "body": footer}}}])
+    preview = shop.client.post(f"/api/v1/campaigns/{campaign['id']}/preview", headers=shop.headers,
+                               json={"profile": "u-00001"})
+    assert preview.status_code == 200, preview.text
+    assert _link(shop, "u-00001") in preview.json()["messages"]["email"]["body"]
+    shop.move(campaign["id"], "schedule")
+    shop.tick()
+    for message in shop.outbox(source_id=campaign["id"]):
+        user = "u-00000" if message["address"] == "c00000@example.com" else "u-00001"
+        (href,) = re.findall(r'<a href="([^"]+)">Choose what you get</a>', message["body"])
+        path = urlsplit(href).path
+        if not path.startswith("/preferences/"):  # a tracked link: its redirect leads there
+            redirect = shop.client.get(path, follow_redirects=False)
+            assert redirect.status_code in (302, 303, 307), redirect.text
+            path = urlsplit(redirect.headers["location"]).path
+        assert path == _link(shop, user)
+        assert shop.client.get(path).status_code == 200

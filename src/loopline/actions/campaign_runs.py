@@ -30,9 +30,11 @@ from loopline.actions.messages import (
     CompiledContent,
     compile_contents,
     context_for,
+    customer_links,
     last_viewed,
     render_content,
     render_limits,
+    uses,
     uses_recommendations,
 )
 from loopline.actions.segments import do_refresh_segment
@@ -222,6 +224,7 @@ class CampaignRunner:
         keys = [key for pid in ids for key in keys_of(run, profile_id=pid)]
         viewed = last_viewed(services, workspace_id=row.workspace_id, profile_ids=ids) \
             if uses_recommendations(compiled) else {}
+        with_links = uses(compiled, "links")  # a signature per customer, only when a template links to their pages
         recorded = 0
         with services.send_ledger.claiming(workspace_id=row.workspace_id, profile_ids=ids, send_keys=keys,
                                            since=now - policy.lookback(), now=now, hand_over=True) as claim:
@@ -229,8 +232,10 @@ class CampaignRunner:
                 recipient = claim.recipients.get(profile_id)
                 if recipient is None:
                     continue  # merged away or erased since the segment was refreshed
+                links = customer_links(services, workspace_id=row.workspace_id, profile_id=profile_id) \
+                    if with_links else None
                 context = context_for(recipient, campaign={"id": row.id, "name": row.name},
-                                      viewed=viewed.get(profile_id))
+                                      viewed=viewed.get(profile_id), links=links)
                 for planned in plan(run, profile_id=profile_id, time_zone=recipient.contact.time_zone,
                                     position=row.claimed + index, now=now,
                                     active_hours=recipient.computed.get("active_hours")):

@@ -15,6 +15,7 @@ from loopline.actions.landing_pages import unknown_landing_pages
 from loopline.actions.messages import (
     compile_contents,
     context_for,
+    customer_links,
     last_viewed,
     render_content,
     render_limits,
@@ -222,7 +223,8 @@ def preview_campaign(services: Services, *, workspace_id: str, campaign_id: str,
     compiled, _ = compile_contents(definition)
     viewed = last_viewed(services, workspace_id=workspace_id, profile_ids=[profile.profile_id]) \
         if uses_recommendations(compiled) else {}
-    context = context_for(recipient, campaign={"id": row.id, "name": row.name}, viewed=viewed.get(profile.profile_id))
+    context = context_for(recipient, campaign={"id": row.id, "name": row.name}, viewed=viewed.get(profile.profile_id),
+                          links=customer_links(services, workspace_id=workspace_id, profile_id=profile.profile_id))
     messages: dict[str, dict[str, Any]] = {}
     for channel in definition.channels:
         try:
@@ -270,7 +272,8 @@ def do_test_send(services: Services, *, workspace_id: str, campaign_id: str, ref
                                        hand_over=True) as claim:
         recipient = claim.recipients[profile.profile_id]
         context = context_for(recipient, campaign={"id": row.id, "name": row.name},
-                              viewed=viewed.get(profile.profile_id))
+                              viewed=viewed.get(profile.profile_id),
+                              links=customer_links(services, workspace_id=workspace_id, profile_id=profile.profile_id))
         decide_and_record(
             claim, source=LedgerSource("test", row.id, occurrence), intent=intent,
             variant=definition.variants[0].name, rules=rules, now=now,

@@ -23,7 +23,14 @@ from loopline.actions.claims import LedgerSource, decide_and_record
 from loopline.actions.contact_policy import get_policy, rules_for
 from loopline.actions.delivery import do_hand_over_taken
 from loopline.actions.ingest import IngestPipeline
-from loopline.actions.messages import CompiledContent, context_for, render_content, render_limits
+from loopline.actions.messages import (
+    CompiledContent,
+    context_for,
+    customer_links,
+    render_content,
+    render_limits,
+    uses,
+)
 from loopline.domain.engagement import SEND_KEY, actions_of, all_engagement_events
 from loopline.domain.identity import filed_as as filed_identifier
 from loopline.domain.journeys import (
@@ -118,7 +125,9 @@ class Walker:
                 if recipient is None:
                     continue
                 contents = self._contents(item.enrollment.journey_id, item.enrollment.version, item.step)
-                context = _context(recipient, item)
+                links = customer_links(services, workspace_id=workspace_id, profile_id=recipient.contact.profile_id) \
+                    if uses(contents, "links") else None
+                context = _context(recipient, item, links)
                 decide_and_record(claim, source=LedgerSource("journey", item.enrollment.journey_id, item.occurrence,
                                                              item.step.id),
                                   intent=item.intent, variant=None, rules=rules, now=now,
@@ -191,10 +200,11 @@ def _plan(enrollment: EnrollmentRow, definition: JourneyDefinition, command: Sen
     return _Planned(enrollment, step, occurrence, intent)
 
 
-def _context(recipient: Any, item: _Planned) -> dict[str, Any]:
+def _context(recipient: Any, item: _Planned, links: dict[str, str] | None) -> dict[str, Any]:
     """Return what the step's templates see: the customer, the journey step, the trigger and the digest."""
     trigger = dict(item.enrollment.trigger.get("properties") or {})
-    context = context_for(recipient, campaign={"id": item.enrollment.journey_id, "name": item.step.id}, event=trigger)
+    context = context_for(recipient, campaign={"id": item.enrollment.journey_id, "name": item.step.id}, event=trigger,
+                          links=links)
     context["digest"] = [dict(event.get("properties") or {}) for event in item.enrollment.trigger.get("events") or []]
     return context
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from loopline.actions.preferences import preferences_url
 from loopline.domain.campaigns import CampaignDefinition, Content
 from loopline.domain.email_html import EmailHtmlRejected, email_html
 from loopline.domain.links import content_link_problems
@@ -113,10 +114,24 @@ def _recommendations(computed: dict[str, Any]) -> dict[str, Any]:
     return {"favourite_category": favourite}
 
 
+def uses(compiled: Mapping[Any, CompiledContent], name: str) -> bool:
+    """Return whether any of these templates reads ``name`` (so a batch looks it up only when used)."""
+    return any(name in part.names for content in compiled.values()
+               for part in (content.subject, content.body, content.url) if part is not None)
+
+
 def uses_recommendations(compiled: Mapping[Any, CompiledContent]) -> bool:
     """Return whether any of these templates reads ``recommendations`` (worth a query per batch)."""
-    return any("recommendations" in part.names for content in compiled.values()
-               for part in (content.subject, content.body, content.url) if part is not None)
+    return uses(compiled, "recommendations")
+
+
+def customer_links(services: Services, *, workspace_id: str, profile_id: str) -> dict[str, str]:
+    """Return the customer's own pages a message may link to, as templates see them in ``links``.
+
+    ``links.preferences`` is their preference center: a signed address, no login, where they
+    choose topics and channels (``{{ links.preferences }}`` in a footer).
+    """
+    return {"preferences": preferences_url(services, workspace_id=workspace_id, profile_id=profile_id)}
 
 
 def last_viewed(services: Services, *, workspace_id: str, profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

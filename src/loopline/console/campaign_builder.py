@@ -21,6 +21,7 @@ from loopline.actions.messages import (
     HTML_CHANNELS,
     compile_content,
     context_for,
+    customer_links,
     last_viewed,
     render_content,
     render_limits,
@@ -169,7 +170,8 @@ def preview(services: Services, *, workspace_id: str, form: dict[str, Any], refe
         _, recipients = services.send_ledger.peek(workspace_id=workspace_id, profile_ids=[profile_id], since=now)
         recipient = recipients.get(profile_id)
         if recipient is not None:
-            context = context_for(recipient, campaign=campaign)
+            context = context_for(recipient, campaign=campaign,
+                                  links=customer_links(services, workspace_id=workspace_id, profile_id=profile_id))
             customer = {"profile_id": profile_id, "email": recipient.identifiers.get("email"),
                         "named": bool(reference.strip()),
                         "href": f"/console/w/{workspace_id}/customers/{profile_id}"}
