@@ -186,6 +186,11 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=24 * 60 * 90,
         description="A console session without a request for this long ends.",
     )
+    landing_page_submissions_per_minute: int = Field(
+        default=10, ge=1, le=10_000,
+        description="Form submissions per personalised link per minute (and ten times as many per client address "
+                    "over all links); more answer 429 with the seconds to wait.",
+    )
     console_login_attempts_per_minute: int = Field(
         default=5, ge=1, le=1_000,
         description="Sign-in attempts per e-mail address and client address per minute; more are refused "

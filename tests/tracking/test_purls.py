@@ -429,6 +429,27 @@ def test_form_data_must_be_a_form(pages: PageShop):
     assert (too_many.status_code, too_many.json()["code"]) == (400, "invalid_form")
 
 
+def test_a_form_sent_too_often_through_one_link_is_refused_for_a_while_and_nothing_is_written(pages: PageShop):
+    pages.page()
+    pages.send(content=EMAIL)
+    url = pages.purl()
+    limit = pages.runtime.services.settings.landing_page_submissions_per_minute
+    for _ in range(limit):  # a person correcting a form a few times is never stopped
+        assert pages.submit(url, {"favouriteColour": "green"}).status_code == 422
+    refused = pages.submit(url, {"favouriteColour": "blue"})
+    assert (refused.status_code, refused.json()["code"]) == (429, "too_many_submissions")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "try again in" in refused.json()["message"]
+    as_page = pages.submit(url, {"favouriteColour": "blue"}, Accept="text/html")
+    assert as_page.status_code == 429
+    assert "This page is not available" in as_page.text
+    assert "favouriteColour" not in pages.traits()
+    assert pages.timeline("u-00000", SUBMITTED) == []
+    # Another customer's link is counted on its own.
+    assert pages.submit(pages.purl("u-00001"), {"favouriteColour": "red"}).status_code == 200
+    assert pages.traits("u-00001")["favouriteColour"] == "red"
+
+
 # --- Tokens that are not live PURLs -------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from loopline.domain.accounts import (
     normalise_email,
     parse_role,
 )
-from loopline.domain.ratelimit import TokenBucket
+from loopline.domain.ratelimit import KeyedBuckets
 from loopline.domain.team import TeamChangeRefused, check_team_change
 from loopline.ports import Clock
 from loopline.store.sql.accounts import EmailTaken, MembershipRow, SqlAccountStore, TeamCheck, UserRow
@@ -81,22 +81,18 @@ class LoginThrottle:
     """
 
     def __init__(self, per_minute: int) -> None:
-        self._rate = per_minute / 60.0
-        self._burst = float(per_minute)
-        self._buckets: dict[str, TokenBucket] = {}
+        self._per_minute = float(per_minute)
+        self._buckets = KeyedBuckets(MAX_TRACKED_LOGINS)
         self._lock = threading.Lock()
 
     def take(self, *, email: str, client: str) -> None:
         """Count one attempt; raise LoginThrottled past the limit."""
         now = time.monotonic()
-        waits = []
         with self._lock:
-            if len(self._buckets) >= MAX_TRACKED_LOGINS:
-                self._buckets = {key: b for key, b in self._buckets.items() if b.available(now) < b.burst}
-            for key in (f"e:{email}|{client}", f"c:{client}"):
-                burst = self._burst if key.startswith("e:") else self._burst * 10
-                bucket = self._buckets.setdefault(key, TokenBucket(self._rate * burst / self._burst, burst, burst, now))
-                waits.append(bucket.take(1, now))
+            waits = [self._buckets.take(f"e:{email}|{client}", now, per_minute=self._per_minute,
+                                        burst=self._per_minute),
+                     self._buckets.take(f"c:{client}", now, per_minute=self._per_minute * 10,
+                                        burst=self._per_minute * 10)]
         if max(waits) > 0:
             raise LoginThrottled(max(1.0, *waits))
 

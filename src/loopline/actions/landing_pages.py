@@ -11,6 +11,7 @@ identify, and records ``Landing Page Submitted``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from loopline.domain.landing_pages import (
 )
 from loopline.domain.links import purl_slug, purl_slugs
 from loopline.domain.profiles import Profile
+from loopline.domain.ratelimit import KeyedBuckets
 from loopline.domain.templates import CompiledTemplate, RenderFailed, render
 from loopline.services import Services
 from loopline.store.sql.landing_pages import LandingPageRow, SlugTaken
@@ -50,6 +52,7 @@ from loopline.store.sql.tracking import StoredLink
 VIEWED, SUBMITTED = "Landing Page Viewed", "Landing Page Submitted"
 SOURCE = "landing_pages"
 DEFAULT_THANKS = "<p>Thank you. Your answers were saved.</p>"
+MAX_TRACKED_SUBMITTERS = 50_000  # links and clients counted at once (see KeyedBuckets)
 
 
 class LandingPageNotFound(LookupError):
@@ -78,6 +81,38 @@ class SubmissionRefused(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
+
+
+class SubmissionsThrottled(PermissionError):
+    """A form sent too often through one link or from one client; ``retry_after`` seconds to wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"this form was sent too often; try again in {retry_after:.0f} seconds")
+        self.retry_after = retry_after
+
+
+class SubmissionThrottle:
+    """Counts form submissions per personalised link, and per client address over all links.
+
+    A link is one customer's: a person fills its form a few times at most, while a script
+    replaying it would rewrite their traits and flood their timeline. The per-client count
+    (ten times as many) stops one client from walking many links. Counts live in this process.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self._per_minute = float(per_minute)
+        self._buckets = KeyedBuckets(MAX_TRACKED_SUBMITTERS)
+        self._lock = threading.Lock()
+
+    def take(self, *, token: str, client: str) -> None:
+        """Count one submission; raise SubmissionsThrottled past the limit."""
+        now = time.monotonic()
+        with self._lock:
+            waits = [self._buckets.take(f"l:{token}", now, per_minute=self._per_minute, burst=self._per_minute),
+                     self._buckets.take(f"c:{client}", now, per_minute=self._per_minute * 10,
+                                        burst=self._per_minute * 10)]
+        if max(waits) > 0:
+            raise SubmissionsThrottled(max(1.0, *waits))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ address), and never cached; they are framed in the workspace's theme (``api/cust
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -26,6 +27,8 @@ from loopline.actions.landing_pages import (
     ProfileNotFound,
     ShownPage,
     SubmissionRefused,
+    SubmissionsThrottled,
+    SubmissionThrottle,
     definition_of,
     do_create_landing_page,
     do_delete_landing_page,
@@ -75,6 +78,8 @@ _SUBMIT_ANSWERS: dict[int | str, dict[str, Any]] = {
     409: {"description": "The link's customer has no timeline to write to (`profile_not_writable`)."},
     413: {"description": "The form data is over 64 KB."},
     415: {"description": f"The form data is not `{FORM_TYPE}`."},
+    429: {"description": "The form was sent too often through this link or from this client "
+                         "(`too_many_submissions`); `Retry-After` says when to try again. Nothing was written."},
     422: {"description": "Some answers are invalid: the page again, with a message per field; nothing changed.",
           "content": _HTML},
 }
@@ -225,11 +230,21 @@ def _shown(page: ShownPage, theme: Theme) -> HTMLResponse:
                        content=Markup(page.content))  # noqa: S704
 
 
-def _refused(request: Request, status: int, code: str, message: str) -> Response:
+def _refused(request: Request, status: int, code: str, message: str, *,
+             headers: dict[str, str] | None = None) -> Response:
+    headers = {**_HEADERS, **(headers or {})}
     if "text/html" in request.headers.get("accept", ""):
-        return render_page("message.html", Theme(), status=status, headers=_HEADERS,
+        return render_page("message.html", Theme(), status=status, headers=headers,
                            title="This page is not available", paragraphs=[f"{message}."])
-    raise ApiError(status, code, message, headers=_HEADERS)
+    raise ApiError(status, code, message, headers=headers)
+
+
+def _throttle(request: Request) -> SubmissionThrottle:
+    throttle: SubmissionThrottle | None = getattr(request.app.state, "landing_page_throttle", None)
+    if throttle is None:
+        per_minute = request.app.state.runtime.services.settings.landing_page_submissions_per_minute
+        throttle = request.app.state.landing_page_throttle = SubmissionThrottle(per_minute)
+    return throttle
 
 
 async def _visit(request: Request, token: str, method: str) -> Response:
@@ -276,6 +291,11 @@ async def _form(request: Request) -> dict[str, list[str]]:
 async def submit_landing_page(request: Request, token: str) -> Response:
     """Submit a landing page's form: valid answers become the customer's traits; invalid ones show the errors."""
     runtime = request.app.state.runtime
+    try:
+        _throttle(request).take(token=token, client=request.client.host if request.client else "")
+    except SubmissionsThrottled as error:
+        return _refused(request, 429, "too_many_submissions", str(error),
+                        headers={"Retry-After": str(math.ceil(error.retry_after))})
     submitted = await _form(request)
     try:
         page = await run_in_threadpool(do_submit_landing_page, runtime.services, runtime.pipeline, token=token,

@@ -1,8 +1,8 @@
-"""A token bucket: the decision whether a workspace may ingest more right now."""
+"""Token buckets: whether a workspace may ingest more right now, or a client try again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -26,3 +26,25 @@ class TokenBucket:
             self.tokens -= amount
             return 0.0
         return (amount - self.tokens) / self.rate
+
+
+@dataclass(slots=True)
+class KeyedBuckets:
+    """A token bucket per key (a client address, a link), remembering at most ``max_keys`` keys.
+
+    A bucket that has filled up again is the same as a new one, so those are forgotten first
+    when the table is full; if a flood of keys leaves none full, the oldest half goes (its
+    keys start afresh, which only ever lets more through, never blocks anyone wrongly).
+    """
+
+    max_keys: int
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+
+    def take(self, key: str, now: float, *, per_minute: float, burst: float) -> float:
+        """Count one use of ``key``; return 0 if allowed, else the seconds until it would be."""
+        if key not in self.buckets and len(self.buckets) >= self.max_keys:
+            self.buckets = {k: b for k, b in self.buckets.items() if b.available(now) < b.burst}
+            if len(self.buckets) >= self.max_keys:
+                self.buckets = dict(list(self.buckets.items())[len(self.buckets) // 2:])
+        bucket = self.buckets.setdefault(key, TokenBucket(per_minute / 60.0, burst, burst, now))
+        return bucket.take(1, now)
