@@ -79,7 +79,8 @@ def test_a_member_of_several_workspaces_picks_one(client, runtime, workspace, ot
 def test_revoking_a_role_closes_the_workspace_at_once(client, runtime, workspace):
     from loopline.actions.accounts import do_revoke_role
 
-    email = member(runtime, workspace.id)
+    member(runtime, workspace.id)  # the admin who stays (a workspace always keeps one)
+    email = member(runtime, workspace.id, role="marketer", email="lee@example.com")
     assert sign_in(client, email).status_code == 303
     assert client.get(f"/console/w/{workspace.id}/overview.json").status_code == 200
     do_revoke_role(runtime.services, email=email, workspace_id=workspace.id)
