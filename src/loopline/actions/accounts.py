@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,7 +22,7 @@ from loopline.domain.accounts import (
     normalise_email,
     parse_role,
 )
-from loopline.domain.ratelimit import KeyedBuckets
+from loopline.domain.ratelimit import ClientLimit
 from loopline.domain.team import TeamChangeRefused, check_team_change
 from loopline.ports import Clock
 from loopline.store.sql.accounts import EmailTaken, MembershipRow, SqlAccountStore, TeamCheck, UserRow
@@ -81,20 +80,13 @@ class LoginThrottle:
     """
 
     def __init__(self, per_minute: int) -> None:
-        self._per_minute = float(per_minute)
-        self._buckets = KeyedBuckets(MAX_TRACKED_LOGINS)
-        self._lock = threading.Lock()
+        self._limit = ClientLimit(per_minute, max_keys=MAX_TRACKED_LOGINS)
 
     def take(self, *, email: str, client: str) -> None:
         """Count one attempt; raise LoginThrottled past the limit."""
-        now = time.monotonic()
-        with self._lock:
-            waits = [self._buckets.take(f"e:{email}|{client}", now, per_minute=self._per_minute,
-                                        burst=self._per_minute),
-                     self._buckets.take(f"c:{client}", now, per_minute=self._per_minute * 10,
-                                        burst=self._per_minute * 10)]
-        if max(waits) > 0:
-            raise LoginThrottled(max(1.0, *waits))
+        wait = self._limit.wait(subject=f"{email}|{client}", client=client, now=time.monotonic())
+        if wait > 0:
+            raise LoginThrottled(max(1.0, wait))
 
 
 @dataclass(frozen=True, slots=True)

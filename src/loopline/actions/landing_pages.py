@@ -11,7 +11,6 @@ identify, and records ``Landing Page Submitted``.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from loopline.domain.landing_pages import (
 )
 from loopline.domain.links import purl_slug, purl_slugs
 from loopline.domain.profiles import Profile
-from loopline.domain.ratelimit import KeyedBuckets
+from loopline.domain.ratelimit import ClientLimit
 from loopline.domain.templates import CompiledTemplate, RenderFailed, render
 from loopline.services import Services
 from loopline.store.sql.landing_pages import LandingPageRow, SlugTaken
@@ -100,19 +99,13 @@ class SubmissionThrottle:
     """
 
     def __init__(self, per_minute: int) -> None:
-        self._per_minute = float(per_minute)
-        self._buckets = KeyedBuckets(MAX_TRACKED_SUBMITTERS)
-        self._lock = threading.Lock()
+        self._limit = ClientLimit(per_minute, max_keys=MAX_TRACKED_SUBMITTERS)
 
     def take(self, *, token: str, client: str) -> None:
         """Count one submission; raise SubmissionsThrottled past the limit."""
-        now = time.monotonic()
-        with self._lock:
-            waits = [self._buckets.take(f"l:{token}", now, per_minute=self._per_minute, burst=self._per_minute),
-                     self._buckets.take(f"c:{client}", now, per_minute=self._per_minute * 10,
-                                        burst=self._per_minute * 10)]
-        if max(waits) > 0:
-            raise SubmissionsThrottled(max(1.0, *waits))
+        wait = self._limit.wait(subject=token, client=client, now=time.monotonic())
+        if wait > 0:
+            raise SubmissionsThrottled(max(1.0, wait))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 
@@ -48,3 +49,26 @@ class KeyedBuckets:
                 self.buckets = dict(list(self.buckets.items())[len(self.buckets) // 2:])
         bucket = self.buckets.setdefault(key, TokenBucket(per_minute / 60.0, burst, burst, now))
         return bucket.take(1, now)
+
+
+class ClientLimit:
+    """Uses of one subject (an e-mail address, a link) per minute, and ten times as many per client.
+
+    The first is keyed by subject and client together where the subject is someone's (an
+    attacker elsewhere cannot lock a person out) or by the subject alone; the second keeps
+    one client from walking many subjects quickly. Safe to share between threads.
+    """
+
+    def __init__(self, per_minute: float, *, max_keys: int = 50_000) -> None:
+        self._per_minute = float(per_minute)
+        self._buckets = KeyedBuckets(max_keys)
+        self._lock = threading.Lock()
+
+    def wait(self, *, subject: str, client: str, now: float) -> float:
+        """Count one use; return 0 if allowed, else the seconds until it would be (both counts are taken)."""
+        with self._lock:
+            return max(
+                self._buckets.take(f"s:{subject}", now, per_minute=self._per_minute, burst=self._per_minute),
+                self._buckets.take(f"c:{client}", now, per_minute=self._per_minute * 10,
+                                   burst=self._per_minute * 10),
+            )
