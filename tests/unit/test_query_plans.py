@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy import event
 
 from loopline.bootstrap import open_services
 from loopline.config import Settings
-from loopline.store.sql.tables import profiles
+from loopline.store.sql.tables import profiles, sends
 
 NOW = datetime(2026, 6, 15, tzinfo=UTC)
 
@@ -66,5 +66,29 @@ def test_a_claim_and_a_projection_step_read_profiles_by_primary_key(tmp_path: Pa
         for plan in plans:
             assert "ix_profiles_workspace" not in plan, plan
             assert "SCAN profiles" not in plan, plan
+    finally:
+        services.close()
+
+
+def test_the_overview_counts_today_s_sends_from_the_ledger_s_updated_at_index(tmp_path: Path) -> None:
+    # The console asks every 15 seconds; reading every sent row of the ledger's history
+    # (the state index) would grow with every day of sending.
+    services = open_services(Settings(data_dir=tmp_path))
+    try:
+        yesterday, today = datetime(2026, 6, 14, 12, tzinfo=UTC), datetime(2026, 6, 15, 9, tzinfo=UTC)
+        with services.engine.begin() as conn:
+            conn.execute(sends.insert(), [
+                {"send_key": f"sk_{n:04d}", "workspace_id": "ws_a", "source_kind": "campaign", "source_id": "cmp_a",
+                 "profile_id": f"p_{n:04d}", "channel": "email" if n % 3 else "push", "priority": "marketing",
+                 "topic": "all", "state": "sent", "created_at": at, "updated_at": at, "sent_at": at}
+                for n in range(300) for at in [yesterday if n < 200 else today]])
+        with _statements(services.engine) as caught:
+            counted = services.overview.sent_by_channel(workspace_id="ws_a", since=NOW, until=NOW + timedelta(days=1))
+        assert counted == {"email": 67, "push": 33}  # only today's hundred
+        ((statement, parameters),) = [(text, values) for text, values in caught if "FROM sends" in text]
+        with services.engine.connect() as conn:
+            plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                                            parameters).all())
+        assert "ix_sends_changed" in plan, plan
     finally:
         services.close()
