@@ -62,6 +62,13 @@ def test_an_admin_adds_a_marketer_and_finds_it_in_the_audit_log(live: LiveServer
             expect(page.get_by_test_id("new-key-text")).to_contain_text("llw_")
             expect(page.get_by_test_id("key")).to_have_count(3)
             page.screenshot(path=str(shots / "settings-keys.png"), full_page=True)
+            # Revoking asks first: the button is only reached by opening what it will do.
+            reporting = page.locator("[data-testid=key]", has_text="Reporting")
+            expect(reporting.get_by_test_id("key-revoke")).not_to_be_visible()
+            reporting.get_by_text("Revoke…").click()
+            expect(reporting.get_by_test_id("key-revoke-confirm")).to_contain_text("cannot be undone")
+            reporting.get_by_test_id("key-revoke").click()
+            expect(page.locator("[data-testid=key]", has_text="Reporting")).to_contain_text("revoked")
             page.get_by_test_id("settings-tab-channels").click()
             expect(page.get_by_test_id("channel")).to_have_count(5)
             page.screenshot(path=str(shots / "settings-channels.png"), full_page=True)

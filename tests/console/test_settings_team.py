@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -123,6 +124,10 @@ def test_roles_change_and_members_leave_but_the_last_admin_stays(client, runtime
     member(runtime, workspace.id, role="analyst", email="lee@example.com")
     me, lee = _user_id(runtime, "ana@example.com"), _user_id(runtime, "lee@example.com")
     base = f"/console/w/{workspace.id}/settings/team"
+    # Removing asks first: the button sits inside a disclosure that says what it will do.
+    page = client.get(base).text
+    assert re.search(r'<details class="confirm" data-testid="member-remove-confirm">\s*<summary>Remove…</summary>'
+                     r'\s*<p>lee@example.com loses access to this workspace at once', page)
     for path, fields in ((f"{me}/role", {"role": "marketer"}), (f"{me}/remove", {})):
         refused = client.post(f"{base}/{path}", data=fields | {"csrf_token": token})
         assert refused.status_code == 409
