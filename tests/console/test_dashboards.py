@@ -113,6 +113,52 @@ def test_save_open_rename_remove_and_delete(planted: Any) -> None:
     assert sorted(action for action, _, target in actions if target != dashboard["id"]) == ["dashboard.created"]
 
 
+def test_saved_reports_are_reordered_and_retitled_in_place(planted: Any) -> None:
+    client, runtime, ws = planted.client, planted.runtime, planted.workspace.id
+    first = _save(client, ws, {"title": "Views", "definition": TREND, "new_dashboard": "Product"})
+    href, ids = first["dashboard"]["href"], [first["report"]["id"]]
+    for title in ("Users", "Sessions"):
+        ids.append(_save(client, ws, {"title": title, "dashboard_id": first["dashboard"]["id"],
+                                      "definition": {**TREND, "measure": "users"}})["report"]["id"])
+
+    def order() -> list[str]:
+        return [r["title"] for r in client.get(href, headers=JSON).json()["reports"]]
+
+    moved = _form(client, f"{href}/reports/{ids[2]}/move", {"direction": "up"})
+    assert [r["title"] for r in moved.json()["reports"]] == ["Views", "Sessions", "Users"]
+    assert _form(client, f"{href}/reports/{ids[0]}/move", {"direction": "down"}).status_code == 200
+    assert order() == ["Sessions", "Views", "Users"]
+    assert _form(client, f"{href}/reports/{ids[1]}/move", {"direction": "down"}).status_code == 200  # last stays
+    assert order() == ["Sessions", "Views", "Users"]
+    retitled = _form(client, f"{href}/reports/{ids[1]}/title", {"title": "  People   per day "}, json=False)
+    assert (retitled.status_code, retitled.headers["location"]) == (303, href)
+    assert order() == ["Sessions", "Views", "People per day"]
+    # The page offers the moves that make sense: no "up" for the first, no "down" for the last.
+    page = client.get(href).text
+    assert page.count('data-testid="move-up"') == 2
+    assert page.count('data-testid="move-down"') == 2
+    assert 'value="People per day"' in page
+
+    for path, fields, status, code in (
+        (f"{href}/reports/{ids[0]}/move", {"direction": "sideways"}, 422, "invalid_direction"),
+        (f"{href}/reports/{ids[0]}/title", {"title": "   "}, 422, "invalid_title"),
+        (f"{href}/reports/{ids[0]}/title", {"title": "x" * 201}, 422, "invalid_title"),
+        (f"{href}/reports/rpt_missing/move", {"direction": "up"}, 404, None),
+        (f"{href}/reports/rpt_missing/title", {"title": "Fine"}, 404, None),
+    ):
+        refused = _form(client, path, fields)
+        assert refused.status_code == status, (path, refused.text)
+        if code:
+            assert refused.json()["code"] == code
+    as_page = _form(client, f"{href}/reports/{ids[0]}/title", {"title": ""}, json=False)
+    assert as_page.status_code == 422
+    assert "give the report a title" in as_page.text
+    assert order() == ["Sessions", "Views", "People per day"]  # nothing changed by the refusals
+    actions = [action for action, _, _ in _audit(runtime, ws)]
+    assert actions.count("dashboard.report_moved") == 2
+    assert actions.count("dashboard.report_retitled") == 1
+
+
 def test_refusals_say_why_and_keep_the_input(planted: Any) -> None:
     client, ws = planted.client, planted.workspace.id
     bad = _save(client, ws, {"title": "Backwards", "new_dashboard": "Mine",

@@ -12,6 +12,8 @@ from loopline.domain.dashboards import (
     check_room,
     clean_name,
     clean_title,
+    moved_report,
+    retitled_report,
     saved_report,
     with_report,
     without_report,
@@ -58,6 +60,25 @@ def test_reports_are_added_last_and_removed_by_id() -> None:
     full = [{"id": f"rpt_{n}"} for n in range(MAX_REPORTS)]
     assert _code(with_report, full, first) == "dashboard_full"
     assert len(with_report(full[:-1], first)) == MAX_REPORTS
+
+
+def test_a_report_moves_one_place_and_stays_at_the_ends() -> None:
+    reports = [{"id": f"rpt_{n}", "title": str(n)} for n in range(3)]
+    assert [e["id"] for e in moved_report(reports, "rpt_2", "up") or []] == ["rpt_0", "rpt_2", "rpt_1"]
+    assert [e["id"] for e in moved_report(reports, "rpt_0", "down") or []] == ["rpt_1", "rpt_0", "rpt_2"]
+    assert moved_report(reports, "rpt_0", "up") == reports
+    assert moved_report(reports, "rpt_2", "down") == reports
+    assert moved_report(reports, "rpt_9", "up") is None
+    assert _code(moved_report, reports, "rpt_0", "left") == "invalid_direction"
+    assert [e["id"] for e in reports] == ["rpt_0", "rpt_1", "rpt_2"]  # the input is left as it was
+
+
+def test_a_report_is_retitled_by_id_with_the_title_rules() -> None:
+    reports = [{"id": "rpt_1", "title": "Old", "definition": TREND}, {"id": "rpt_2", "title": "Other"}]
+    assert retitled_report(reports, "rpt_1", "  New   name ") == [
+        {"id": "rpt_1", "title": "New name", "definition": TREND}, {"id": "rpt_2", "title": "Other"}]
+    assert retitled_report(reports, "rpt_9", "Fine") is None
+    assert _code(retitled_report, reports, "rpt_1", " ") == "invalid_title"
 
 
 def test_a_person_has_a_bounded_number_of_dashboards() -> None:

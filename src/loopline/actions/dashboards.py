@@ -16,6 +16,8 @@ from loopline.domain.dashboards import (
     DashboardInvalid,
     check_room,
     clean_name,
+    moved_report,
+    retitled_report,
     saved_report,
     with_report,
     without_report,
@@ -109,6 +111,36 @@ def do_remove_report(services: Services, owner: Owner, dashboard_id: str, report
     return row
 
 
+def do_move_report(services: Services, owner: Owner, dashboard_id: str, report_id: str, *,
+                   direction: object) -> DashboardRow:
+    """Move a saved report one place ``up`` or ``down``; raise DashboardInvalid or DashboardNotFound."""
+    current = get_dashboard(services, owner, dashboard_id)
+    moved = moved_report(current.reports, report_id, direction)
+    if moved is None:
+        raise DashboardNotFound(report_id)
+    if moved == current.reports:
+        return current  # the first cannot go up, the last not down: nothing to store or to log
+    row = _replace(services, owner, current, name=current.name, reports=moved)
+    _audit(services, owner, "dashboard.report_moved", dashboard_id,
+           {"report_id": report_id, "position": [entry["id"] for entry in moved].index(report_id) + 1})
+    return row
+
+
+def do_retitle_report(services: Services, owner: Owner, dashboard_id: str, report_id: str, *,
+                      title: object) -> DashboardRow:
+    """Give a saved report a new title; raise DashboardInvalid or DashboardNotFound."""
+    current = get_dashboard(services, owner, dashboard_id)
+    retitled = retitled_report(current.reports, report_id, title)
+    if retitled is None:
+        raise DashboardNotFound(report_id)
+    before = next(entry.get("title", "") for entry in current.reports if entry.get("id") == report_id)
+    row = _replace(services, owner, current, name=current.name, reports=retitled)
+    after = next(entry["title"] for entry in retitled if entry.get("id") == report_id)
+    _audit(services, owner, "dashboard.report_retitled", dashboard_id,
+           {"report_id": report_id, "from": before, "to": after})
+    return row
+
+
 def _replace(services: Services, owner: Owner, current: DashboardRow, *, name: str,
              reports: list[dict[str, Any]]) -> DashboardRow:
     row = services.dashboards.update(workspace_id=owner.workspace_id, user_id=owner.user_id,
@@ -125,5 +157,6 @@ def _audit(services: Services, owner: Owner, action: str, target: str, detail: d
 
 __all__ = [
     "DashboardInvalid", "DashboardNotFound", "Owner", "do_add_report", "do_create_dashboard", "do_delete_dashboard",
-    "do_remove_report", "do_rename_dashboard", "get_dashboard", "list_dashboards",
+    "do_move_report", "do_remove_report", "do_rename_dashboard", "do_retitle_report", "get_dashboard",
+    "list_dashboards",
 ]

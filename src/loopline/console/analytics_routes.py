@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -16,8 +17,10 @@ from loopline.actions.dashboards import (
     do_add_report,
     do_create_dashboard,
     do_delete_dashboard,
+    do_move_report,
     do_remove_report,
     do_rename_dashboard,
+    do_retitle_report,
 )
 from loopline.console.analytics import (
     ReportRefused,
@@ -40,6 +43,8 @@ from loopline.console.web import (
 )
 from loopline.domain.accounts import Page
 from loopline.domain.dashboards import check_definition, clean_title
+from loopline.ports import DashboardRow
+from loopline.services import Services
 
 router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(check_csrf)])
 MAX_BODY_BYTES = 256 * 1024
@@ -173,16 +178,55 @@ async def rename_dashboard(request: Request, workspace_id: str, dashboard_id: st
     except DashboardNotFound:
         raise NOT_FOUND from None
     except DashboardInvalid as error:
-        if wants_json(request):
-            return _refused(ConsoleError(422, error.code, error.message), error.problems)
-        data = dashboard_page(services, owner, dashboard_id)
-        response = page_response(request, access, "dashboard.html", data, Page.ANALYTICS, form={"name": name},
-                                 error={"code": error.code, "message": error.message})
-        response.status_code = 422
-        return response
+        return _dashboard_refused(request, access, dashboard_id, error, name=name)
     if wants_json(request):
         return json_response({"id": row.id, "name": row.name})
     return _redirect(f"/console/w/{workspace_id}/analytics/dashboards/{row.id}")
+
+
+def _dashboard_refused(request: Request, access: Access, dashboard_id: str, error: DashboardInvalid, *,
+                       name: str | None = None) -> Response:
+    """Answer a refused change to a dashboard: its page again with the message (422), or the error as JSON."""
+    if wants_json(request):
+        return _refused(ConsoleError(422, error.code, error.message), error.problems)
+    data = dashboard_page(runtime_of(request).services, _owner(request, access), dashboard_id)
+    response = page_response(request, access, "dashboard.html", data, Page.ANALYTICS,
+                             form={"name": data["name"] if name is None else name},
+                             error={"code": error.code, "message": error.message})
+    response.status_code = 422
+    return response
+
+
+@router.post("/w/{workspace_id}/analytics/dashboards/{dashboard_id}/reports/{report_id}/move")
+async def move_report(request: Request, workspace_id: str, dashboard_id: str, report_id: str) -> Response:
+    """Move a saved report one place (the form's ``direction``: ``up`` or ``down``), then show the dashboard."""
+    access = access_page(request, workspace_id, Page.ANALYTICS, edit=True)
+    direction = str((await request.form()).get("direction") or "")
+    return _change_report(request, access, dashboard_id, lambda services, owner: do_move_report(
+        services, owner, dashboard_id, report_id, direction=direction))
+
+
+@router.post("/w/{workspace_id}/analytics/dashboards/{dashboard_id}/reports/{report_id}/title")
+async def retitle_report(request: Request, workspace_id: str, dashboard_id: str, report_id: str) -> Response:
+    """Give a saved report the form's ``title``, then show the dashboard (again with the error when refused)."""
+    access = access_page(request, workspace_id, Page.ANALYTICS, edit=True)
+    title = str((await request.form()).get("title") or "")
+    return _change_report(request, access, dashboard_id, lambda services, owner: do_retitle_report(
+        services, owner, dashboard_id, report_id, title=title))
+
+
+def _change_report(request: Request, access: Access, dashboard_id: str,
+                   change: Callable[[Services, Owner], DashboardRow]) -> Response:
+    try:
+        row = change(runtime_of(request).services, _owner(request, access))
+    except DashboardNotFound:
+        raise NOT_FOUND from None
+    except DashboardInvalid as error:
+        return _dashboard_refused(request, access, dashboard_id, error)
+    if wants_json(request):
+        return json_response({"id": row.id, "reports": [{"id": entry["id"], "title": entry["title"]}
+                                                         for entry in row.reports]})
+    return _redirect(f"/console/w/{access.workspace_id}/analytics/dashboards/{row.id}")
 
 
 @router.post("/w/{workspace_id}/analytics/dashboards/{dashboard_id}/delete")

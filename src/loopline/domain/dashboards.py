@@ -82,6 +82,30 @@ def without_report(reports: list[dict[str, Any]], report_id: str) -> list[dict[s
     return kept if len(kept) < len(reports) else None
 
 
+def moved_report(reports: list[dict[str, Any]], report_id: str, direction: object) -> list[dict[str, Any]] | None:
+    """Return the reports with one moved a place ``up`` or ``down`` (at an end it stays), or None when unknown.
+
+    Raise DashboardInvalid for another direction.
+    """
+    if direction not in ("up", "down"):
+        raise DashboardInvalid("invalid_direction", "move a report up or down")
+    at = next((index for index, entry in enumerate(reports) if entry.get("id") == report_id), None)
+    if at is None:
+        return None
+    to = max(0, min(len(reports) - 1, at - 1 if direction == "up" else at + 1))
+    moved = list(reports)
+    moved.insert(to, moved.pop(at))
+    return moved
+
+
+def retitled_report(reports: list[dict[str, Any]], report_id: str, title: object) -> list[dict[str, Any]] | None:
+    """Return the reports with one given a new title, or None when there is none; raise DashboardInvalid."""
+    clean = clean_title(title)
+    if not any(entry.get("id") == report_id for entry in reports):
+        return None
+    return [{**entry, "title": clean} if entry.get("id") == report_id else entry for entry in reports]
+
+
 def check_room(dashboards: int) -> None:
     """Raise DashboardInvalid when a person has as many dashboards in the workspace as allowed."""
     if dashboards >= MAX_DASHBOARDS:
