@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -57,3 +59,26 @@ def painted(page: Any, selector: str, *, enough: int = 1000) -> int:
         if count >= enough or time.monotonic() > deadline:
             return count
         page.wait_for_timeout(100)
+
+
+@contextmanager
+def chromium_page(*, viewport: tuple[int, int] = (1280, 900), **options: Any) -> Iterator[tuple[Any, list[str]]]:
+    """Open Debian's Chromium with one page of ``viewport``; yield the page and the errors it logs; close it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=BROWSER, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, **options)
+            yield page, watch_errors(page)
+        finally:
+            browser.close()
+
+
+@contextmanager
+def signed_in_page(live: LiveServer, email: str, *, viewport: tuple[int, int] = (1280, 900),
+                   ) -> Iterator[tuple[Any, list[str]]]:
+    """A page signed in to the console as ``email`` (see ``chromium_page``)."""
+    with chromium_page(viewport=viewport) as (page, problems):
+        browser_sign_in(page, live, email)
+        yield page, problems

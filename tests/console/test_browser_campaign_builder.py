@@ -12,7 +12,7 @@ import httpx
 
 from loopline.actions.campaign_runs import CampaignRunner
 from tests.conftest import basic
-from tests.console.browser import ARGS, BROWSER, browser_sign_in, needs_browser, painted, watch_errors
+from tests.console.browser import BROWSER, needs_browser, painted, signed_in_page
 from tests.console.conftest import member
 from tests.e2e.conftest import LiveServer
 
@@ -47,87 +47,80 @@ def _order(live: LiveServer) -> None:
 
 
 def test_build_preview_and_send_a_campaign_then_see_it_delivered_and_measured(live: LiveServer, shots: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     email = member(live.runtime, live.workspace.id, role="marketer")
     _plant(live)
     assert BROWSER is not None
     written: list[Path] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=BROWSER, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            browser_sign_in(page, live, email)
-            problems = watch_errors(page)
-            page.get_by_role("link", name="Campaigns").click()
-            page.get_by_test_id("new-campaign").click()
-            expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/campaigns/new")
-            expect(page.get_by_test_id("builder-title")).to_have_text("New campaign")
+    with signed_in_page(live, email, viewport=(1400, 1000)) as (page, problems):
+        page.get_by_role("link", name="Campaigns").click()
+        page.get_by_test_id("new-campaign").click()
+        expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/campaigns/new")
+        expect(page.get_by_test_id("builder-title")).to_have_text("New campaign")
 
-            page.get_by_test_id("campaign-name-input").fill("VIP thanks")
-            page.get_by_test_id("metric-event").fill("Order Completed")
-            page.get_by_test_id("include-VIPs").check()
-            # The audience's size is fetched as the segments are picked.
-            expect(page.get_by_test_id("audience-size")).to_have_text(str(CUSTOMERS))
+        page.get_by_test_id("campaign-name-input").fill("VIP thanks")
+        page.get_by_test_id("metric-event").fill("Order Completed")
+        page.get_by_test_id("include-VIPs").check()
+        # The audience's size is fetched as the segments are picked.
+        expect(page.get_by_test_id("audience-size")).to_have_text(str(CUSTOMERS))
 
-            page.get_by_test_id("v0-email-subject").fill("Thank you, {{ traits.first_name }}")
-            page.get_by_test_id("v0-email-body").fill(
-                "<h1>Hello {{ traits.first_name }}</h1><p>As a VIP you get 20% off this week.</p>")
-            page.get_by_test_id("preview-customer").fill("b7@example.com")
-            # The preview follows the form: rendered for the named customer on a phone and a desktop.
-            expect(page.get_by_test_id("preview-subject")).to_have_text("Thank you, Buyer7")
-            expect(page.get_by_test_id("phone-email-subject")).to_have_text("Thank you, Buyer7")
-            expect(page.frame_locator("iframe.desktop-email").locator("h1")).to_have_text("Hello Buyer7")
-            expect(page.frame_locator("iframe.phone-email").locator("h1")).to_have_text("Hello Buyer7")
-            expect(page.get_by_test_id("preview-phone")).to_be_visible()
-            expect(page.get_by_test_id("preview-desktop")).to_be_visible()
-            # Only the chosen channel's fields show: SMS is not chosen, then chosen.
-            expect(page.get_by_test_id("v0-sms-body")).to_be_hidden()
-            page.get_by_test_id("channel-sms").check()
-            expect(page.get_by_test_id("v0-sms-body")).to_be_visible()
-            page.get_by_test_id("channel-sms").uncheck()
-            expect(page.get_by_test_id("v0-sms-body")).to_be_hidden()
+        page.get_by_test_id("v0-email-subject").fill("Thank you, {{ traits.first_name }}")
+        page.get_by_test_id("v0-email-body").fill(
+            "<h1>Hello {{ traits.first_name }}</h1><p>As a VIP you get 20% off this week.</p>")
+        page.get_by_test_id("preview-customer").fill("b7@example.com")
+        # The preview follows the form: rendered for the named customer on a phone and a desktop.
+        expect(page.get_by_test_id("preview-subject")).to_have_text("Thank you, Buyer7")
+        expect(page.get_by_test_id("phone-email-subject")).to_have_text("Thank you, Buyer7")
+        expect(page.frame_locator("iframe.desktop-email").locator("h1")).to_have_text("Hello Buyer7")
+        expect(page.frame_locator("iframe.phone-email").locator("h1")).to_have_text("Hello Buyer7")
+        expect(page.get_by_test_id("preview-phone")).to_be_visible()
+        expect(page.get_by_test_id("preview-desktop")).to_be_visible()
+        # Only the chosen channel's fields show: SMS is not chosen, then chosen.
+        expect(page.get_by_test_id("v0-sms-body")).to_be_hidden()
+        page.get_by_test_id("channel-sms").check()
+        expect(page.get_by_test_id("v0-sms-body")).to_be_visible()
+        page.get_by_test_id("channel-sms").uncheck()
+        expect(page.get_by_test_id("v0-sms-body")).to_be_hidden()
 
-            page.get_by_test_id("holdout").fill("50")
-            expect(page.get_by_test_id("schedule")).to_have_text("Save and send now")
-            written.append(shots / "campaign-builder.png")
-            page.screenshot(path=str(written[-1]), full_page=True)
-            written.append(shots / "campaign-preview-phone.png")
-            page.get_by_test_id("preview-phone").screenshot(path=str(written[-1]))
-            assert not problems, problems
+        page.get_by_test_id("holdout").fill("50")
+        expect(page.get_by_test_id("schedule")).to_have_text("Save and send now")
+        written.append(shots / "campaign-builder.png")
+        page.screenshot(path=str(written[-1]), full_page=True)
+        written.append(shots / "campaign-preview-phone.png")
+        page.get_by_test_id("preview-phone").screenshot(path=str(written[-1]))
+        assert not problems, problems
 
-            page.get_by_test_id("schedule").click()
-            expect(page.get_by_test_id("campaign-name")).to_have_text("VIP thanks")
-            campaign_id = page.url.rsplit("/", 1)[-1]
-            stored = live.runtime.services.campaigns.get(workspace_id=live.workspace.id, campaign_id=campaign_id)
-            assert stored is not None
-            assert stored.status == "scheduled"
-            assert stored.definition["holdout_percent"] == 50
+        page.get_by_test_id("schedule").click()
+        expect(page.get_by_test_id("campaign-name")).to_have_text("VIP thanks")
+        campaign_id = page.url.rsplit("/", 1)[-1]
+        stored = live.runtime.services.campaigns.get(workspace_id=live.workspace.id, campaign_id=campaign_id)
+        assert stored is not None
+        assert stored.status == "scheduled"
+        assert stored.definition["holdout_percent"] == 50
 
-            CampaignRunner(live.runtime.services).tick()
-            delivered = live.runtime.services.sandbox.list_outbox(workspace_id=live.workspace.id, limit=100,
-                                                                  source_id=campaign_id)
-            assert 0 < len(delivered) < CUSTOMERS  # half were held out, by a hash of each customer
-            page.get_by_role("link", name="Outbox").click()
-            expect(page.get_by_test_id("message")).to_have_count(len(delivered))
-            first = delivered[0]
-            name = f"Buyer{first['address'].removeprefix('b').removesuffix('@example.com')}"
-            expect(page.get_by_test_id("subject").first).to_have_text(f"Thank you, {name}")
-            # A delivered email carries its open-tracking pixel, on the public address (another origin
-            # here), which the console's policy blocks: reading the outbox records no open.
-            pixels = [p for p in problems if p.startswith("Loading the image") and "/o/" in p]
-            assert [p for p in problems if p not in pixels] == []
-            problems.clear()
+        CampaignRunner(live.runtime.services).tick()
+        delivered = live.runtime.services.sandbox.list_outbox(workspace_id=live.workspace.id, limit=100,
+                                                              source_id=campaign_id)
+        assert 0 < len(delivered) < CUSTOMERS  # half were held out, by a hash of each customer
+        page.get_by_role("link", name="Outbox").click()
+        expect(page.get_by_test_id("message")).to_have_count(len(delivered))
+        first = delivered[0]
+        name = f"Buyer{first['address'].removeprefix('b').removesuffix('@example.com')}"
+        expect(page.get_by_test_id("subject").first).to_have_text(f"Thank you, {name}")
+        # A delivered email carries its open-tracking pixel, on the public address (another origin
+        # here), which the console's policy blocks: reading the outbox records no open.
+        pixels = [p for p in problems if p.startswith("Loading the image") and "/o/" in p]
+        assert [p for p in problems if p not in pixels] == []
+        problems.clear()
 
-            _order(live)
-            page.goto(f"{live.url}/console/w/{live.workspace.id}/campaigns/{campaign_id}")
-            expect(page.get_by_test_id("lift")).to_contain_text("points")
-            assert painted(page, "#uplift-chart") > 1000
-            written.append(shots / "campaign-builder-report.png")
-            page.screenshot(path=str(written[-1]), full_page=True)
-            assert not problems, problems
-        finally:
-            browser.close()
+        _order(live)
+        page.goto(f"{live.url}/console/w/{live.workspace.id}/campaigns/{campaign_id}")
+        expect(page.get_by_test_id("lift")).to_contain_text("points")
+        assert painted(page, "#uplift-chart") > 1000
+        written.append(shots / "campaign-builder-report.png")
+        page.screenshot(path=str(written[-1]), full_page=True)
+        assert not problems, problems
     for path in written:
         assert path.stat().st_size > 10_000
         print(f"screenshot: {path}")

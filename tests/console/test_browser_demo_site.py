@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.console.browser import ARGS, BROWSER, needs_browser, watch_errors
+from tests.console.browser import BROWSER, chromium_page, needs_browser
 from tests.e2e.conftest import LiveServer
 
 pytestmark = needs_browser
@@ -24,31 +24,25 @@ def _profile(live: LiveServer, reference: str) -> dict:
 
 
 def test_the_demo_shop_tracks_through_analytics_next_into_the_profile(live: LiveServer, shots: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     assert BROWSER is not None
     requested: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=BROWSER, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
-            problems = watch_errors(page)
-            page.on("request", lambda request: requested.append(request.url))
-            page.goto(f"{live.url}/demo-site/?writeKey={live.workspace.write_key}")
-            log = page.get_by_test_id("log")
-            expect(log).to_contain_text("page view sent")
-            page.get_by_test_id("email").fill("shopper@example.com")
-            page.get_by_role("button", name="Sign in").click()
-            expect(log).to_contain_text("identify shopper@example.com sent")
-            page.locator("article[data-product=sku-grinder] button.add").click()
-            page.locator("article[data-product=sku-kettle] button.add").click()
-            expect(log).to_contain_text("Product Added: Gooseneck kettle sent")
-            page.get_by_test_id("checkout").click()
-            expect(log).to_contain_text("Order Completed sent")
-            page.screenshot(path=str(shots / "demo-site.png"), full_page=True)
-            assert not problems, problems
-        finally:
-            browser.close()
+    with chromium_page(viewport=(1100, 800)) as (page, problems):
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{live.url}/demo-site/?writeKey={live.workspace.write_key}")
+        log = page.get_by_test_id("log")
+        expect(log).to_contain_text("page view sent")
+        page.get_by_test_id("email").fill("shopper@example.com")
+        page.get_by_role("button", name="Sign in").click()
+        expect(log).to_contain_text("identify shopper@example.com sent")
+        page.locator("article[data-product=sku-grinder] button.add").click()
+        page.locator("article[data-product=sku-kettle] button.add").click()
+        expect(log).to_contain_text("Product Added: Gooseneck kettle sent")
+        page.get_by_test_id("checkout").click()
+        expect(log).to_contain_text("Order Completed sent")
+        page.screenshot(path=str(shots / "demo-site.png"), full_page=True)
+        assert not problems, problems
 
     ours = urlsplit(live.url).netloc
     assert {urlsplit(url).netloc for url in requested} == {ours}, requested

@@ -10,7 +10,7 @@ import httpx
 
 from loopline.actions.journeys import JourneyEngine
 from tests.conftest import basic
-from tests.console.browser import ARGS, BROWSER, browser_sign_in, needs_browser, watch_errors
+from tests.console.browser import BROWSER, needs_browser, signed_in_page
 from tests.console.conftest import member
 from tests.e2e.conftest import LiveServer
 
@@ -54,70 +54,63 @@ def _plant(live: LiveServer) -> str:
 
 
 def test_the_journey_is_drawn_as_a_flow_with_its_counts(live: LiveServer, shots: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     email = member(live.runtime, live.workspace.id)
     journey_id = _plant(live)
     assert BROWSER is not None
     written: list[Path] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=BROWSER, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            browser_sign_in(page, live, email)
-            problems = watch_errors(page)
-            page.get_by_role("link", name="Journeys").click()
-            expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/journeys")
-            row = page.get_by_test_id("journey-row")
-            expect(row).to_have_count(1)
-            expect(row.locator("[data-count=enrolled]")).to_have_text("4")
-            expect(row.locator("[data-count=active]")).to_have_text("4")
-            written.append(shots / "journeys.png")
-            page.screenshot(path=str(written[-1]), full_page=True)
+    with signed_in_page(live, email, viewport=(1280, 1000)) as (page, problems):
+        page.get_by_role("link", name="Journeys").click()
+        expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/journeys")
+        row = page.get_by_test_id("journey-row")
+        expect(row).to_have_count(1)
+        expect(row.locator("[data-count=enrolled]")).to_have_text("4")
+        expect(row.locator("[data-count=active]")).to_have_text("4")
+        written.append(shots / "journeys.png")
+        page.screenshot(path=str(written[-1]), full_page=True)
 
-            page.get_by_test_id("journey-link").click()
-            expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/journeys/{journey_id}")
-            expect(page.get_by_test_id("journey-name")).to_have_text("Welcome")
-            flow = page.get_by_test_id("flow")
-            expect(flow.get_by_test_id("node")).to_have_count(7)  # trigger, five steps, the end after "offer"
-            hello = flow.locator("[data-node=hello]")
-            expect(hello).to_contain_text("Welcome aboard")
-            expect(hello.locator("[data-count=entered]")).to_have_text("4")
-            expect(hello.locator("[data-count=sent]")).to_have_text("4")
-            expect(flow.locator("[data-node=pause] [data-count=here_now]")).to_have_text("4")
-            expect(flow.locator("[data-node=pro]")).to_contain_text("If trait plan is pro")
-            expect(flow.locator("[data-node=pro] [data-count=entered]")).to_have_text("0")
-            # The boxes are laid out: the branch's two paths side by side, below the branch.
-            boxes = {name: flow.locator(f"[data-node={name}]").bounding_box() for name in ("pro", "offer", "done")}
-            pro, offer, done = boxes["pro"], boxes["offer"], boxes["done"]
-            assert pro is not None
-            assert offer is not None
-            assert done is not None
-            assert offer["y"] == done["y"] > pro["y"] + pro["height"]
-            assert offer["x"] + offer["width"] < done["x"]
-            assert flow.locator("svg path.edge").count() == 6
-            written.append(shots / "journey.png")
-            page.screenshot(path=str(written[-1]), full_page=True)
-            assert not problems, problems
+        page.get_by_test_id("journey-link").click()
+        expect(page).to_have_url(f"{live.url}/console/w/{live.workspace.id}/journeys/{journey_id}")
+        expect(page.get_by_test_id("journey-name")).to_have_text("Welcome")
+        flow = page.get_by_test_id("flow")
+        expect(flow.get_by_test_id("node")).to_have_count(7)  # trigger, five steps, the end after "offer"
+        hello = flow.locator("[data-node=hello]")
+        expect(hello).to_contain_text("Welcome aboard")
+        expect(hello.locator("[data-count=entered]")).to_have_text("4")
+        expect(hello.locator("[data-count=sent]")).to_have_text("4")
+        expect(flow.locator("[data-node=pause] [data-count=here_now]")).to_have_text("4")
+        expect(flow.locator("[data-node=pro]")).to_contain_text("If trait plan is pro")
+        expect(flow.locator("[data-node=pro] [data-count=entered]")).to_have_text("0")
+        # The boxes are laid out: the branch's two paths side by side, below the branch.
+        boxes = {name: flow.locator(f"[data-node={name}]").bounding_box() for name in ("pro", "offer", "done")}
+        pro, offer, done = boxes["pro"], boxes["offer"], boxes["done"]
+        assert pro is not None
+        assert offer is not None
+        assert done is not None
+        assert offer["y"] == done["y"] > pro["y"] + pro["height"]
+        assert offer["x"] + offer["width"] < done["x"]
+        assert flow.locator("svg path.edge").count() == 6
+        written.append(shots / "journey.png")
+        page.screenshot(path=str(written[-1]), full_page=True)
+        assert not problems, problems
 
-            page.get_by_test_id("edit-journey").click()
-            editor = page.get_by_test_id("definition-input")
-            editor.fill('{"trigger": ')
-            expect(page.locator(".journey-editor p.alert")).to_contain_text("Not valid JSON yet")
-            editor.fill('{"trigger": {"type": "event", "event": "Signed Up"}, "steps": []}')
-            expect(page.locator(".journey-editor p.alert")).to_be_hidden()
-            page.get_by_role("button", name="Format JSON").click()
-            expect(editor).to_have_value('{\n  "trigger": {\n    "type": "event",\n    "event": "Signed Up"\n  },\n'
-                                         '  "steps": []\n}')
-            page.get_by_test_id("save-journey").click()
-            expect(page.get_by_test_id("editor-error")).to_contain_text("The journey was not saved")
-            expect(page.get_by_test_id("editor-problems")).to_contain_text("steps")
-            written.append(shots / "journey-editor.png")
-            page.screenshot(path=str(written[-1]), full_page=True)
-            # The refused save answered 422, which the browser reports; nothing else went wrong.
-            assert [p for p in problems if "status of 422" not in p] == []
-        finally:
-            browser.close()
+        page.get_by_test_id("edit-journey").click()
+        editor = page.get_by_test_id("definition-input")
+        editor.fill('{"trigger": ')
+        expect(page.locator(".journey-editor p.alert")).to_contain_text("Not valid JSON yet")
+        editor.fill('{"trigger": {"type": "event", "event": "Signed Up"}, "steps": []}')
+        expect(page.locator(".journey-editor p.alert")).to_be_hidden()
+        page.get_by_role("button", name="Format JSON").click()
+        expect(editor).to_have_value('{\n  "trigger": {\n    "type": "event",\n    "event": "Signed Up"\n  },\n'
+                                     '  "steps": []\n}')
+        page.get_by_test_id("save-journey").click()
+        expect(page.get_by_test_id("editor-error")).to_contain_text("The journey was not saved")
+        expect(page.get_by_test_id("editor-problems")).to_contain_text("steps")
+        written.append(shots / "journey-editor.png")
+        page.screenshot(path=str(written[-1]), full_page=True)
+        # The refused save answered 422, which the browser reports; nothing else went wrong.
+        assert [p for p in problems if "status of 422" not in p] == []
     for path in written:
         assert path.stat().st_size > 10_000
         print(f"screenshot: {path}")
