@@ -6,6 +6,7 @@ of someone else is as unknown as one that does not exist. Every change goes to t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,11 +101,8 @@ def do_add_report(services: Services, owner: Owner, dashboard_id: str, *, title:
 
 def do_remove_report(services: Services, owner: Owner, dashboard_id: str, report_id: str) -> DashboardRow:
     """Remove a saved report from a dashboard; raise DashboardNotFound when either is unknown."""
-    current = get_dashboard(services, owner, dashboard_id)
-    kept = without_report(current.reports, report_id)
-    if kept is None:
-        raise DashboardNotFound(report_id)
-    removed = next(entry for entry in current.reports if entry.get("id") == report_id)
+    current, kept, removed = _report_change(services, owner, dashboard_id, report_id,
+                                            lambda reports: without_report(reports, report_id))
     row = _replace(services, owner, current, name=current.name, reports=kept)
     _audit(services, owner, "dashboard.report_removed", dashboard_id,
            {"report_id": report_id, "title": removed.get("title", "")})
@@ -114,10 +112,8 @@ def do_remove_report(services: Services, owner: Owner, dashboard_id: str, report
 def do_move_report(services: Services, owner: Owner, dashboard_id: str, report_id: str, *,
                    direction: object) -> DashboardRow:
     """Move a saved report one place ``up`` or ``down``; raise DashboardInvalid or DashboardNotFound."""
-    current = get_dashboard(services, owner, dashboard_id)
-    moved = moved_report(current.reports, report_id, direction)
-    if moved is None:
-        raise DashboardNotFound(report_id)
+    current, moved, _ = _report_change(services, owner, dashboard_id, report_id,
+                                       lambda reports: moved_report(reports, report_id, direction))
     if moved == current.reports:
         return current  # the first cannot go up, the last not down: nothing to store or to log
     row = _replace(services, owner, current, name=current.name, reports=moved)
@@ -129,16 +125,27 @@ def do_move_report(services: Services, owner: Owner, dashboard_id: str, report_i
 def do_retitle_report(services: Services, owner: Owner, dashboard_id: str, report_id: str, *,
                       title: object) -> DashboardRow:
     """Give a saved report a new title; raise DashboardInvalid or DashboardNotFound."""
-    current = get_dashboard(services, owner, dashboard_id)
-    retitled = retitled_report(current.reports, report_id, title)
-    if retitled is None:
-        raise DashboardNotFound(report_id)
-    before = next(entry.get("title", "") for entry in current.reports if entry.get("id") == report_id)
+    current, retitled, before = _report_change(services, owner, dashboard_id, report_id,
+                                               lambda reports: retitled_report(reports, report_id, title))
     row = _replace(services, owner, current, name=current.name, reports=retitled)
     after = next(entry["title"] for entry in retitled if entry.get("id") == report_id)
     _audit(services, owner, "dashboard.report_retitled", dashboard_id,
-           {"report_id": report_id, "from": before, "to": after})
+           {"report_id": report_id, "from": before.get("title", ""), "to": after})
     return row
+
+
+def _report_change(services: Services, owner: Owner, dashboard_id: str, report_id: str,
+                   change: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None],
+                   ) -> tuple[DashboardRow, list[dict[str, Any]], dict[str, Any]]:
+    """Return the dashboard, its reports after ``change``, and the report as it was.
+
+    ``change`` answers None when the report is not on the dashboard: DashboardNotFound then.
+    """
+    current = get_dashboard(services, owner, dashboard_id)
+    changed = change(current.reports)
+    if changed is None:
+        raise DashboardNotFound(report_id)
+    return current, changed, next(entry for entry in current.reports if entry.get("id") == report_id)
 
 
 def _replace(services: Services, owner: Owner, current: DashboardRow, *, name: str,
