@@ -127,6 +127,24 @@ def test_a_busy_loop_without_output_stops_at_the_time_limit() -> None:
     assert next(ticks) < 1.0  # stopped after a few dozen readings, not after 10⁸ iterations
 
 
+def test_a_long_loop_over_the_data_stops_at_the_time_limit() -> None:
+    readings = itertools.count(0.0, 0.001)  # a millisecond per reading: the limit falls after 50 readings
+    template = compile_template("{% for x in traits.visits %}.{% endfor %}", allowed_names=NAMES)
+    context = {**CONTEXT, "traits": {"visits": list(range(100_000))}}
+    with pytest.raises(RenderFailed) as failed:
+        render(template, context, clock=lambda: next(readings), limits=RenderLimits(max_seconds=0.05))
+    assert failed.value.reason == "render_limit"
+    assert next(readings) < 0.1  # stopped after a few thousand chunks, not after a hundred thousand
+
+
+def test_a_short_render_that_overran_fails_at_the_end() -> None:
+    readings = iter([0.0, 1.0])  # the render started, then a second passed before it ended
+    template = compile_template("Hi {{ traits.first_name }}", allowed_names=NAMES)
+    with pytest.raises(RenderFailed) as failed:
+        render(template, CONTEXT, clock=lambda: next(readings), limits=RenderLimits(max_seconds=0.2))
+    assert failed.value.reason == "render_limit"
+
+
 def test_undefined_variables_fail_the_render_instead_of_sending_a_blank() -> None:
     with pytest.raises(RenderFailed) as failed:
         _render("Hi {{ traits.last_name }}")
