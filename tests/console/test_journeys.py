@@ -10,6 +10,7 @@ from html import unescape
 from typing import Any
 
 from loopline.actions.journeys import JourneyEngine
+from loopline.store.sql.tables import journeys
 from tests.console.conftest import member, sign_in
 from tests.engagement.conftest import NOW, customers, shop  # noqa: F401 - the shop fixture serves these tests too
 
@@ -260,3 +261,90 @@ def test_a_journey_is_created_from_a_template_and_edited_into_a_new_version(shop
     actions = [(e["action"], e["detail"]) for e in runtime.services.accounts.list_audit(workspace_id=workspace.id)
                if e["action"].startswith("journey.")]
     assert actions == [("journey.updated", {"version": 2}), ("journey.created", {"name": form["name"], "version": 1})]
+
+
+LOOPING = {
+    "trigger": {"type": "event", "event": "Signed Up"}, "entry": {"rule": "once"},
+    "steps": [
+        {"id": "greet", "type": "send", "channels": ["email"], "next": "check",
+         "content": {"email": {"subject": "Welcome", "body": "<p>Hello</p>"}}},
+        {"id": "check", "type": "branch", "then": "tag", "otherwise": "nap",
+         "condition": {"source": "trait", "path": "plan", "test": {"operator": "eq", "value": "pro"}}},
+        {"id": "tag", "type": "update_trait", "trait": "welcomed", "value": True},
+        {"id": "nap", "type": "wait", "minutes": 60, "next": "check"},
+    ],
+}
+
+
+def _loop_plant(shop: Any) -> str:  # noqa: F811
+    """Run four customers through a journey that loops until they are pro; return its id.
+
+    Two pro customers are greeted and tagged at once. Two free ones wait an hour, are
+    checked again and wait again; then one of them turns pro and is tagged on the next
+    check, while the other waits a third time.
+    """
+    shop.ingest(customers(4))
+    shop.ingest([{"type": "identify", "userId": user, "traits": {"plan": "free"},
+                  "timestamp": "2026-06-02T10:00:00Z"} for user in ("u-00002", "u-00003")])
+    shop.policy(opt_in_channels=[])
+    engine = JourneyEngine(shop.runtime.services, shop.runtime.pipeline)
+    created = shop.client.post("/api/v1/journeys", headers=shop.headers, json={"name": "Until pro",
+                                                                               "definition": LOOPING})
+    assert created.status_code == 201, created.text
+    journey_id: str = created.json()["id"]
+    assert shop.client.post(f"/api/v1/journeys/{journey_id}/activate", headers=shop.headers).status_code == 200
+    _signed_up(shop, [f"u-{n:05d}" for n in range(4)])
+    assert engine.process_events().entered == 4
+    shop.clock.at = NOW + timedelta(minutes=61)
+    assert engine.wake_due(now=shop.clock.at) == 2
+    shop.ingest([{"type": "identify", "userId": "u-00002", "traits": {"plan": "pro"},
+                  "timestamp": shop.clock.at.isoformat()}])
+    shop.clock.at = NOW + timedelta(minutes=122)
+    assert engine.wake_due(now=shop.clock.at) == 2
+    engine.process_events()  # the tag's identify reaches the profiles
+    return journey_id
+
+
+def test_paths_through_a_loop_and_below_a_branch_without_sends_have_exact_counts(shop: Any) -> None:  # noqa: F811
+    journey_id = _loop_plant(shop)
+    client, runtime, workspace = shop.client, shop.runtime, shop.workspace
+    assert sign_in(client, member(runtime, workspace.id, role="analyst")).status_code == 303
+    data = client.get(f"/console/w/{workspace.id}/journeys/{journey_id}", headers=JSON).json()
+    reached = {node["id"]: node["counts"]["entered"] for node in data["flow"]["nodes"]}
+    assert reached == {"trigger": 4, "greet": 4, "check": 8, "tag": 3, "nap": 5, "end:tag": 3}
+    edges = {(edge["source"], edge["target"]): edge["count"] for edge in data["flow"]["edges"]}
+    assert edges == {("trigger", "greet"): 4, ("greet", "check"): 4, ("check", "tag"): 3, ("check", "nap"): 5,
+                     ("nap", "check"): 4, ("tag", "end:tag"): 3}
+    here = {node["id"]: node["counts"]["here_now"] for node in data["flow"]["nodes"] if node["counts"]["here_now"]}
+    assert here == {"nap": 1}
+    profile = client.get("/api/v1/profiles/u-00002", headers=shop.headers).json()
+    assert profile["traits"]["welcomed"] is True  # the step below the branch did run for the customer who turned pro
+    page = client.get(f"/console/w/{workspace.id}/journeys/{journey_id}")
+    drawn = dict(re.findall(r'data-node="([^"]+)".*?data-count="entered">([^<]+)<', page.text, re.S))
+    assert drawn == {"trigger": "4", "greet": "4", "check": "8", "tag": "3", "nap": "5", "end:tag": "3"}
+
+
+def test_a_journey_whose_enrolments_walked_before_moves_were_counted_keeps_the_implied_counts(
+        shop: Any) -> None:  # noqa: F811
+    journey_id = _loop_plant(shop)
+    services = shop.runtime.services
+    with services.engine.begin() as conn:  # as the migration leaves a journey that had enrolments
+        conn.execute(journeys.update().where(journeys.c.id == journey_id).values(moves_counted=False))
+    assert sign_in(shop.client, member(shop.runtime, shop.workspace.id, role="analyst")).status_code == 303
+    data = shop.client.get(f"/console/w/{shop.workspace.id}/journeys/{journey_id}", headers=JSON).json()
+    reached = {node["id"]: node["counts"]["entered"] for node in data["flow"]["nodes"]}
+    assert reached == {"trigger": 4, "greet": 4, "check": None, "tag": None, "nap": None, "end:tag": None}
+
+
+def test_a_walk_repeated_from_a_stale_position_counts_its_moves_once(shop: Any) -> None:  # noqa: F811
+    journey_id = _loop_plant(shop)
+    engine = JourneyEngine(shop.runtime.services, shop.runtime.pipeline)
+    shop.clock.at = NOW + timedelta(minutes=183)
+    stale = shop.runtime.services.journeys.due(now=shop.clock.at, limit=10)  # as a second worker read them
+    assert len(stale) == 1  # the customer still looping
+    assert engine.wake_due(now=shop.clock.at) == 1
+    engine.walker.walk(stale, now=shop.clock.at)  # the second worker walks the same enrolment again
+    assert sign_in(shop.client, member(shop.runtime, shop.workspace.id, role="analyst")).status_code == 303
+    data = shop.client.get(f"/console/w/{shop.workspace.id}/journeys/{journey_id}", headers=JSON).json()
+    edges = {(edge["source"], edge["target"]): edge["count"] for edge in data["flow"]["edges"]}
+    assert (edges[("nap", "check")], edges[("check", "nap")]) == (5, 6)  # one more pass each, not two

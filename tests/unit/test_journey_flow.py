@@ -141,3 +141,21 @@ def test_a_loop_leaves_the_counts_it_makes_unknowable_unknown() -> None:
     assert counts.nodes["pause"]["entered"] == 5
     assert counts.edges[("pause", "ping")] == 3
     assert counts.nodes[TRIGGER]["enrolled"] == 2
+
+
+def test_counted_links_give_every_path_of_a_loop_its_count() -> None:
+    flow = flow_of(parse_journey({"trigger": {"event": "Signed Up"}, "steps": [
+        _send("ping", "pause"), {"id": "pause", "type": "wait", "minutes": 60, "next": "check"},
+        {"id": "check", "type": "branch", "then": "ping", "otherwise": "tag",
+         "condition": {"source": "trait", "path": "plan", "test": {"operator": "eq", "value": "pro"}}},
+        {"id": "tag", "type": "update_trait", "trait": "lapsed", "value": True}]}))
+    recorded = Recorded(positions={("active", "pause", ""): 1, ("done", None, "completed"): 1},
+                        sends={("ping", "sent", ""): 4},
+                        moves={("ping", "pause"): 4, ("pause", "check"): 3, ("check", "ping"): 2,
+                               ("check", "tag"): 1, ("tag", None): 1})
+    counts = counts_of(flow, recorded)
+    assert {node: counts.nodes[node]["entered"] for node in ("ping", "pause", "check", "tag", END + "tag")} == {
+        "ping": 4, "pause": 4, "check": 3, "tag": 1, END + "tag": 1}
+    assert counts.edges[("check", "ping")] == 2
+    implied = counts_of(flow, Recorded(positions=recorded.positions, sends=recorded.sends))
+    assert (implied.edges[("check", "ping")], implied.nodes["tag"]["entered"]) == (None, None)  # unknowable so

@@ -172,3 +172,15 @@ def test_every_template_is_a_valid_journey_whose_templates_compile():
                         compile_template(source, allowed_names=JOURNEY_NAMES)
         walked = advance(journey, start(journey), Facts("p1", event={"balance": 3}), now=NOW)
         assert walked.commands or walked.position.wake_at is not None, template.key
+
+
+def test_an_advance_names_each_link_it_follows_and_none_while_it_waits():
+    journey = parse_journey(CART)
+    arrived = advance(journey, start(journey), Facts("p1"), now=NOW)
+    assert arrived.moves == []  # arriving at the wait follows no link yet
+    timed_out = advance(journey, arrived.position, Facts("p1"), now=NOW + timedelta(minutes=61))
+    assert timed_out.moves == [("wait", "nudge"), ("nudge", None)]  # the send step is the path's last
+    bought = advance(journey, arrived.position, Facts("p1"), now=NOW + timedelta(minutes=5),
+                     event=("Order Completed", {}))
+    assert bought.moves == [("wait", "bought")]  # an exit step ends the walk without a link out of it
+    assert bought.position.done == "exited"

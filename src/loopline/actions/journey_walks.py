@@ -47,7 +47,7 @@ from loopline.domain.recipients import Intent, time_zone_of
 from loopline.domain.send_ledger import send_key
 from loopline.query.lookups import engaged_sql
 from loopline.services import Services
-from loopline.store.sql.journeys import EnrollmentRow
+from loopline.store.sql.journeys import EnrollmentRow, Walked
 
 Happened = tuple[str, Mapping[str, Any]]
 """An event that just happened to a customer: its name and properties."""
@@ -96,6 +96,7 @@ class Walker:
         rules = rules_for(services, workspace_id=workspace_id, policy=policy)
         limits = render_limits(services)
         positions: dict[str, Position] = {}
+        walked: dict[str, Walked] = {}
         traits: list[dict[str, Any]] = []
         planned: list[_Planned] = []
         with services.send_ledger.claiming(workspace_id=workspace_id, profile_ids=[e.profile_id for e in enrollments],
@@ -112,6 +113,8 @@ class Walker:
                 moved = advance(definition, position, facts, now=now, event=happened.get(enrollment.id),
                                 default_zone=policy.default_time_zone)
                 positions[enrollment.id] = moved.position
+                walked[enrollment.id] = Walked(workspace_id, enrollment.journey_id, enrollment.step_id,
+                                               enrollment.visits, tuple(moved.moves))
                 changed = {c.trait: c.value for c in moved.commands if isinstance(c, TraitCommand)}
                 if changed:
                     traits.extend(self._trait_messages(enrollment, facts.profile_id, changed, moved.position, now))
@@ -137,7 +140,7 @@ class Walker:
         if traits and self.pipeline is not None:
             self.pipeline.record_platform_events(workspace_id=workspace_id, source="journeys", messages=traits)
         services.journeys.save_many([_stored(enrollment_id, position) for enrollment_id, position in positions.items()],
-                                    now=now)
+                                    now=now, walked=walked)
         return positions
 
     def _facts(self, enrollment: EnrollmentRow, definition: JourneyDefinition,

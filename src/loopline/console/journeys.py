@@ -147,7 +147,7 @@ def _segment_names(services: Services, workspace_id: str) -> dict[str, str]:
 
 
 def _recorded(tally: JourneyTally) -> Recorded:
-    return Recorded(positions=tally.positions, sends=tally.sends)
+    return Recorded(positions=tally.positions, sends=tally.sends, moves=tally.moves)
 
 
 def _drawing(flow: Flow, counts: Counts) -> dict[str, Any]:

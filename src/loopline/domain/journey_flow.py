@@ -6,11 +6,13 @@ event wait sit side by side, each as wide as what hangs below it. Links the tree
 use (two paths meeting again, a loop back) are still edges; only their drawing differs.
 
 The counts come from what is recorded: how many enrolments there are, where each stands
-(or stood when it ended on a goal), and the send ledger's decision for each pass through a
-send step. How many went down each path is not recorded as such; it follows from those
-where the graph's shape determines it (what left a step went to its one next step; a path
-that leads straight to a send step carried as many as that step decided). Where it does
-not (a loop, two paths with nothing recorded after them), the count is None, not a guess.
+(or stood when it ended on a goal), the send ledger's decision for each pass through a
+send step, and how many enrolments followed each link (counted as they walk). A journey
+whose first enrolments walked before links were counted has no such record; there how
+many went down each path follows from the rest where the graph's shape determines it
+(what left a step went to its one next step; a path that leads straight to a send step
+carried as many as that step decided), and where it does not (a loop, two paths with
+nothing recorded after them) the count is None, not a guess.
 """
 
 from __future__ import annotations
@@ -77,11 +79,14 @@ class Recorded:
     """What the store knows of a journey's enrolments and sends.
 
     ``positions``: (state, step id or None, done reason) → enrolments. ``sends``: (step id,
-    ledger state, reason) → decisions, one per pass through a send step.
+    ledger state, reason) → decisions, one per pass through a send step. ``moves``: (from
+    step, to step or None where the path ends) → how many times enrolments followed that
+    link; None when some enrolments walked before links were counted.
     """
 
     positions: Mapping[tuple[str, str | None, str], int] = field(default_factory=dict)
     sends: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    moves: Mapping[tuple[str, str | None], int] | None = None
 
 
 def flow_of(definition: JourneyDefinition, *, segment_names: Mapping[str, str] | None = None) -> Flow:
@@ -307,7 +312,8 @@ def counts_of(flow: Flow, recorded: Recorded) -> Counts:
     for node in flow.nodes:
         if node.kind == "send":
             entered[node.id] = nodes[node.id]["decided"]
-    edges: dict[tuple[str, str], int | None] = {(edge.source, edge.target): None for edge in flow.edges}
+    edges: dict[tuple[str, str], int | None] = {(edge.source, edge.target): _moved(edge, recorded.moves)
+                                                for edge in flow.edges}
     outgoing = {node.id: [key for key in edges if key[0] == node.id] for node in flow.nodes}
     incoming = {node.id: [key for key in edges if key[1] == node.id] for node in flow.nodes}
     for _ in range(len(flow.nodes) + len(edges) + 1):  # each round settles at least one number, or none can be
@@ -324,6 +330,13 @@ def counts_of(flow: Flow, recorded: Recorded) -> Counts:
         nodes[node_id]["entered"] = value
     nodes[TRIGGER].update(_totals(recorded))
     return Counts(nodes, edges)
+
+
+def _moved(edge: Edge, moves: Mapping[tuple[str, str | None], int] | None) -> int | None:
+    """Return how many followed a link, where links are counted (the trigger's is every enrolment: inferred)."""
+    if moves is None or edge.source == TRIGGER:
+        return None
+    return moves.get((edge.source, None if edge.target.startswith(END) else edge.target), 0)
 
 
 def _settle_edges(node_id: str, entered: dict[str, int | None], *, stayed: int, outgoing: list[tuple[str, str]],

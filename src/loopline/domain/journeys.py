@@ -350,10 +350,15 @@ class Facts:
 
 @dataclass(frozen=True, slots=True)
 class Advance:
-    """The commands to carry out and where the enrolment stands next."""
+    """The commands to carry out, where the enrolment stands next, and the links it took to get there.
+
+    ``moves``: (from step, to step) for each link followed, in order; the step is None
+    where a path ends with no next step.
+    """
 
     position: Position
     commands: list[SendCommand | TraitCommand] = field(default_factory=list)
+    moves: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def start(definition: JourneyDefinition) -> Position:
@@ -369,17 +374,19 @@ def advance(definition: JourneyDefinition, position: Position, facts: Facts, *, 
     a wait for that event. Waits whose time has not come return at once, unchanged.
     """
     commands: list[SendCommand | TraitCommand] = []
+    moves: list[tuple[str, str | None]] = []
     current = position
     for _ in range(MAX_STEPS_PER_ADVANCE):
         if current.done is not None or current.step_id is None:
-            return Advance(replace(current, done=current.done or "completed", step_id=None), commands)
+            return Advance(replace(current, done=current.done or "completed", step_id=None), commands, moves)
         if current.visits >= MAX_STEP_VISITS:
-            return Advance(Position(None, visits=current.visits, done="step_limit"), commands)
+            return Advance(Position(None, visits=current.visits, done="step_limit"), commands, moves)
         step = definition.step(current.step_id)
         if isinstance(step, WaitStep):
             waited = _wait(step, current, facts, now=now, event=event, default_zone=default_zone)
             if waited.step_id == current.step_id:
-                return Advance(waited, commands)  # still waiting
+                return Advance(waited, commands, moves)  # still waiting
+            moves.append((step.id, waited.step_id))
             current, event = waited, None  # an event ends one wait only
             continue
         visits = current.visits + 1
@@ -394,8 +401,9 @@ def advance(definition: JourneyDefinition, position: Position, facts: Facts, *, 
         elif isinstance(step, SplitStep):
             current = Position(_pick(step, facts.profile_id), visits=visits)
         else:
-            return Advance(Position(None, visits=visits, done="exited"), commands)
-    return Advance(replace(current, wake_at=now), commands)  # a long walk continues on the next advance
+            return Advance(Position(None, visits=visits, done="exited"), commands, moves)
+        moves.append((step.id, current.step_id))
+    return Advance(replace(current, wake_at=now), commands, moves)  # a long walk continues on the next advance
 
 
 def _wait(step: WaitStep, current: Position, facts: Facts, *, now: datetime,

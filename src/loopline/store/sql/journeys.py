@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from loopline.store.sql.engine import writer
 from loopline.store.sql.rows import as_dict, aware
-from loopline.store.sql.tables import enrollments, journey_versions, journeys, profiles, projection_cursors, sends
+from loopline.store.sql.tables import (
+    enrollments,
+    journey_moves,
+    journey_versions,
+    journeys,
+    profiles,
+    projection_cursors,
+    sends,
+)
 from loopline.store.sql.upsert import upsert
 
 CURSOR = "journeys"
@@ -30,6 +40,7 @@ class JourneyRow:
     definition: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    moves_counted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,18 @@ class JourneyTally:
 
     positions: dict[tuple[str, str | None, str], int]
     sends: dict[tuple[str, str, str], int]
+    moves: dict[tuple[str, str | None], int] | None = None  # None: some enrolments moved before moves were counted
+
+
+@dataclass(frozen=True, slots=True)
+class Walked:
+    """The links one walk followed from where its enrolment stood; counted when the new position is saved."""
+
+    workspace_id: str
+    journey_id: str
+    from_step: str | None
+    from_visits: int
+    moves: tuple[tuple[str, str | None], ...]
 
 
 class JourneyNameTaken(ValueError):
@@ -217,11 +240,14 @@ class SqlJourneyStore:
                     latest[(journey, profile)] = when
         return running, keys, latest
 
-    def save_many(self, positions: Sequence[dict[str, Any]], *, now: datetime) -> None:
-        """Record where several enrolments stand, in one transaction.
+    def save_many(self, positions: Sequence[dict[str, Any]], *, now: datetime,
+                  walked: Mapping[str, Walked] | None = None) -> None:
+        """Record where several enrolments stand, and count the links their walks followed, in one transaction.
 
         Each position names its enrolment (``id``) and gives ``state``, ``step_id``,
-        ``wake_at``, ``waiting_for``, ``visits`` and ``done_reason``.
+        ``wake_at``, ``waiting_for``, ``visits`` and ``done_reason``. A walk's links
+        (``walked``, by enrolment id) count only when the enrolment still stood where the walk
+        began: a walk repeated after a crash, or by a second worker, counts nothing twice.
         """
         if not positions:
             return
@@ -230,8 +256,41 @@ class SqlJourneyStore:
             waiting_for=sa.bindparam("waiting_for"), visits=sa.bindparam("visits"),
             done_reason=sa.bindparam("done_reason"), updated_at=sa.bindparam("updated_at"))
         with self._writer.begin() as conn:
+            counted = self._still_where_walked(conn, walked or {})
             conn.execute(update, [{**{k: v for k, v in position.items() if k != "id"},
                                    "enrollment_id": position["id"], "updated_at": now} for position in positions])
+            self._count_moves(conn, counted)
+
+    @staticmethod
+    def _still_where_walked(conn: sa.Connection, walked: Mapping[str, Walked]) -> list[Walked]:
+        """Return the walks whose enrolment still stands where they began (row-locked on PostgreSQL)."""
+        wanted = {enrollment_id: walk for enrollment_id, walk in walked.items() if walk.moves}
+        if not wanted:
+            return []
+        query = sa.select(enrollments.c.id, enrollments.c.state, enrollments.c.step_id, enrollments.c.visits).where(
+            enrollments.c.id.in_(sorted(wanted))).order_by(enrollments.c.id)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return [wanted[row.id] for row in conn.execute(query)
+                if row.state == "active" and row.step_id == wanted[row.id].from_step
+                and row.visits == wanted[row.id].from_visits]
+
+    @staticmethod
+    def _count_moves(conn: sa.Connection, walks: Sequence[Walked]) -> None:
+        totals: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        for walk in walks:
+            for source, target in walk.moves:
+                totals[(walk.journey_id, source, target or "", walk.workspace_id)] += 1
+        if not totals:
+            return
+        module = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = module.insert(journey_moves)
+        statement = statement.on_conflict_do_update(
+            index_elements=["journey_id", "source", "target"],
+            set_={"moves": journey_moves.c.moves + statement.excluded.moves})
+        conn.execute(statement, [{"journey_id": journey_id, "source": source, "target": target,
+                                  "workspace_id": workspace_id, "moves": count}
+                                 for (journey_id, source, target, workspace_id), count in sorted(totals.items())])
 
     def join(self, *, journey_id: str, profile_id: str, message_id: str, properties: dict[str, Any],
              now: datetime) -> bool:
@@ -317,7 +376,16 @@ class SqlJourneyStore:
                     sends.c.source_id, sends.c.step, sends.c.state, sends.c.reason, sa.func.count()).where(
                     where_sent).group_by(sends.c.source_id, sends.c.step, sends.c.state, sends.c.reason)):
                 tallies[journey_id].sends[(step, state, reason)] = int(count)
-        return tallies
+            counted = set(conn.execute(sa.select(journeys.c.id).where(
+                journeys.c.workspace_id == workspace_id, journeys.c.id.in_(list(tallies)),
+                journeys.c.moves_counted.is_(True))).scalars())
+            moves: dict[str, dict[tuple[str, str | None], int]] = {journey_id: {} for journey_id in counted}
+            for journey_id, source, target, count in conn.execute(sa.select(
+                    journey_moves.c.journey_id, journey_moves.c.source, journey_moves.c.target,
+                    journey_moves.c.moves).where(journey_moves.c.workspace_id == workspace_id,
+                                                 journey_moves.c.journey_id.in_(sorted(counted)))):
+                moves[journey_id][(source, target or None)] = int(count)
+        return {journey_id: replace(tally, moves=moves.get(journey_id)) for journey_id, tally in tallies.items()}
 
     def forget_profiles(self, *, workspace_id: str, profile_ids: Sequence[str], now: datetime) -> None:
         """End an erased person's enrolments and drop the trigger data they hold."""

@@ -333,7 +333,22 @@ journeys = sa.Table(
     sa.Column("active_since", When),  # events received before it do not trigger entries
     sa.Column("created_at", When, nullable=False),
     sa.Column("updated_at", When, nullable=False),
+    # False for a journey whose enrolments moved before moves were counted (journey_moves):
+    # its flow's paths keep the counts the graph's shape implies.
+    sa.Column("moves_counted", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.UniqueConstraint("workspace_id", "name", name="uq_journeys_name"),
+)
+
+# How many enrolments followed each link of a journey (from step → to step, "" where the
+# path ends), counted in the transaction that saves where they stand.
+journey_moves = sa.Table(
+    "journey_moves",
+    metadata,
+    sa.Column("journey_id", sa.String(40), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("target", sa.String(64), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column("moves", sa.BigInteger, nullable=False),
 )
 
 journey_versions = sa.Table(
