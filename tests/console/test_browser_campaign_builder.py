@@ -83,7 +83,11 @@ def test_build_preview_and_send_a_campaign_then_see_it_delivered_and_measured(li
         page.get_by_test_id("channel-sms").uncheck()
         expect(page.get_by_test_id("v0-sms-body")).to_be_hidden()
 
-        page.get_by_test_id("holdout").fill("50")
+        # Any change reloads the preview (after 600 ms): wait for it, so the pictures below
+        # are not taken of an element being swapped out.
+        with page.expect_response(lambda response: "/campaigns/new/preview" in response.url):
+            page.get_by_test_id("holdout").fill("50")
+        page.wait_for_timeout(100)  # htmx swaps the answer in after its settle delay (20 ms)
         expect(page.get_by_test_id("schedule")).to_have_text("Save and send now")
         written.append(shots / "campaign-builder.png")
         page.screenshot(path=str(written[-1]), full_page=True)
