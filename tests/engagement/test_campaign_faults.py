@@ -6,9 +6,13 @@ import threading
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from loopline.actions.campaign_runs import CampaignRunner
+from loopline.domain.campaign_sends import ANY_CHANNEL
 from loopline.domain.consent import CHANNELS
+from loopline.domain.send_ledger import first_format_key, send_key
+from loopline.store.sql.tables import campaigns, sends
 from tests.engagement.channels import CountingChannel, DyingChannel, ProcessDied
 from tests.engagement.conftest import NOW, customers
 
@@ -127,3 +131,33 @@ def test_a_start_within_the_lateness_limit_still_runs(shop):
     assert shop.tick(at - timedelta(seconds=1)).started == []  # not yet
     assert shop.tick(at + timedelta(minutes=59)).started == [campaign["id"]]
     assert len(shop.outbox()) == 5
+
+
+def _as_claimed_before_the_key_format(shop, campaign_id):
+    """Rewrite a run's ledger as code before revision 0017 left it: first-format keys, no format recorded."""
+    services, workspace_id = shop.runtime.services, shop.workspace.id
+    with services.engine.begin() as conn:
+        rows = conn.execute(sa.select(sends.c.send_key, sends.c.profile_id, sends.c.occurrence).where(
+            sends.c.source_id == campaign_id)).all()
+        for key, profile_id, occurrence in rows:
+            parts = {"workspace_id": workspace_id, "source": campaign_id, "profile_id": profile_id,
+                     "channel": ANY_CHANNEL, "occurrence": occurrence}
+            assert key == send_key(**parts)
+            conn.execute(sends.update().where(sends.c.send_key == key).values(send_key=first_format_key(**parts)))
+        conn.execute(campaigns.update().where(campaigns.c.id == campaign_id).values(key_format=None))
+    return len(rows)
+
+
+def test_a_run_begun_before_the_key_format_changed_resumes_without_resending(shop, broadcast):
+    campaign_id, counting = broadcast
+    dead = CampaignRunner(shop.runtime.services, owner="worker-stopped-for-the-upgrade")
+    _use(shop, DyingChannel(counting, budget=AUDIENCE * 40 // 100))
+    with pytest.raises(ProcessDied):
+        shop.tick(runner=dead)
+    assert _as_claimed_before_the_key_format(shop, campaign_id) >= 4_000
+    _use(shop, counting)
+    for step in range(3):
+        shop.tick(NOW + timedelta(seconds=61 + step * 300))
+    assert shop.report(campaign_id)["status"] == "completed"
+    assert len(counting.per_profile) == AUDIENCE
+    assert set(counting.per_profile.values()) == {1}  # the customers claimed under the first format: once

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from loopline.actions.journeys import JourneyEngine
 from loopline.bootstrap import build_runtime
+from loopline.domain.send_ledger import first_format_key, send_key
+from loopline.store.sql.tables import enrollments, sends
 from tests.conftest import basic
 from tests.engagement.conftest import NOW, customers
 
@@ -304,3 +307,28 @@ def test_one_batch_of_events_acts_as_the_events_would_one_by_one(shop, engine):
     assert [(e["state"], e["done_reason"]) for e in _enrollments(shop, cart)] == [("done", "exited")]
     engine.wake_due(now=NOW + timedelta(hours=2))
     assert [m["subject"] for m in shop.outbox()] == ["A"]
+
+
+def test_a_walk_begun_before_the_key_format_changed_and_repeated_after_sends_nothing_twice(shop, engine):
+    journey = _journey(shop, {"trigger": {"type": "event", "event": "Signed Up"}, "steps": [
+        {"id": "greet", "type": "send", "channels": ["email"], "content": {"email": {
+            "subject": "Welcome", "body": "<p>Hello</p>"}}}]}, name="Welcome")
+    _track(shop, "u-00000", "Signed Up")
+    assert engine.process_events().entered == 1
+    assert len(shop.outbox()) == 1
+    services = shop.runtime.services
+    # As code before revision 0017 would leave a walk stopped for the upgrade after its claim
+    # and before its position was saved: a first-format key, the enrolment still at the step.
+    with services.engine.begin() as conn:
+        (enrollment_id, profile_id), = conn.execute(sa.select(enrollments.c.id, enrollments.c.profile_id).where(
+            enrollments.c.journey_id == journey)).all()
+        parts = {"workspace_id": shop.workspace.id, "source": f"{journey}/greet", "profile_id": profile_id,
+                 "channel": "*", "occurrence": f"{enrollment_id}:1"}
+        assert conn.execute(sends.update().where(sends.c.send_key == send_key(**parts)).values(
+            send_key=first_format_key(**parts))).rowcount == 1
+        conn.execute(enrollments.update().where(enrollments.c.id == enrollment_id).values(
+            state="active", step_id="greet", visits=0, done_reason="", key_format=None))
+    (stale,) = services.journeys.list_for_journey(workspace_id=shop.workspace.id, journey_id=journey)
+    engine.walker.walk([stale], now=shop.clock.at)
+    assert len(shop.outbox()) == 1  # found claimed under its first-format key: not sent again
+    assert [row["state"] for row in shop.sends("u-00000")] == ["sent"]

@@ -6,20 +6,33 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loopline.domain.send_ledger import FINAL, LedgerConflict, SendState, check_move, send_key
+from loopline.domain.send_ledger import FINAL, LedgerConflict, SendState, check_move, first_format_key, send_key
 
 KEY = {"workspace_id": "ws_1", "source": "cmp_spring", "profile_id": "prof_1", "channel": "email", "occurrence": ""}
 
 
 def test_the_same_intended_message_gets_the_same_key_and_any_difference_another():
     assert send_key(**KEY) == send_key(**KEY)
-    assert send_key(**KEY).startswith("sk_")
-    assert len(send_key(**KEY)) == 43
+    assert send_key(**KEY).startswith("sk1_")
+    assert len(send_key(**KEY)) == 44  # the ledger's column holds 44
     variants = {send_key(**(KEY | {field: value})) for field, value in (
         ("workspace_id", "ws_2"), ("source", "jny_winback/step_2"), ("profile_id", "prof_2"),
         ("channel", "push"), ("occurrence", "2026-06-15"))}
     assert len(variants) == 5
     assert send_key(**KEY) not in variants
+
+
+def test_a_senders_keys_sort_as_its_customers_do_so_a_run_writes_them_in_order():
+    profiles = sorted([f"p_{n:08d}" for n in range(0, 3_000, 7)] + ["p_01m87x07ma5wc1n1p9vy50w756", "p_1", "p_10"])
+    keys = [send_key(**(KEY | {"profile_id": profile})) for profile in profiles]
+    assert keys == sorted(keys)
+    other_sender = [send_key(**(KEY | {"source": "cmp_autumn", "profile_id": profile})) for profile in profiles]
+    assert not set(keys) & set(other_sender)
+    assert len({key[:12] for key in keys}) == 1  # one region of the index per sender
+
+
+def test_the_first_format_key_is_the_digest_earlier_runs_used():
+    assert first_format_key(**KEY) == "sk_d61e795fa7460a035b130c8db93bf8caf3b7d232"  # as stored before revision 0017
 
 
 def test_parts_cannot_be_shifted_into_one_another():

@@ -39,7 +39,7 @@ from loopline.actions.messages import (
 )
 from loopline.actions.segments import do_refresh_segment
 from loopline.actions.send_times import workspace_prior
-from loopline.domain.campaign_sends import Run, keys_of, plan
+from loopline.domain.campaign_sends import Run, first_format_keys_of, keys_of, plan
 from loopline.domain.campaigns import (
     CampaignDefinition,
     Status,
@@ -48,6 +48,7 @@ from loopline.domain.campaigns import (
     occurrence_name,
 )
 from loopline.domain.contact_rules import PolicyDocument
+from loopline.domain.send_ledger import KEY_FORMAT
 from loopline.domain.templates import RenderLimits
 from loopline.query.lookups import audience_sql
 from loopline.services import Services
@@ -156,7 +157,7 @@ class CampaignRunner:
         started = services.campaigns.change(
             workspace_id=row.workspace_id, campaign_id=row.id, expect=(Status.SCHEDULED,), now=now,
             status=Status.RUNNING, occurrence=occurrence_name(schedule, due), run_started_at=now, cursor="",
-            audience_done=False, claimed=0, status_reason="",
+            audience_done=False, claimed=0, status_reason="", key_format=KEY_FORMAT,
         )
         if started is not None:
             report.started.append(row.id)
@@ -222,12 +223,16 @@ class CampaignRunner:
                   policy.global_control_percent, policy.default_time_zone, prior, rules.policy.quiet_hours)
         source = LedgerSource("campaign", row.id, row.occurrence or "")
         keys = [key for pid in ids for key in keys_of(run, profile_id=pid)]
+        # A run begun before the current key format may have claimed some of these under the first.
+        earlier = {old: new for pid in ids for old, new in first_format_keys_of(run, profile_id=pid).items()} \
+            if row.key_format is None else None
         viewed = last_viewed(services, workspace_id=row.workspace_id, profile_ids=ids) \
             if uses_recommendations(compiled) else {}
         with_links = uses(compiled, "links")  # a signature per customer, only when a template links to their pages
         recorded = 0
         with services.send_ledger.claiming(workspace_id=row.workspace_id, profile_ids=ids, send_keys=keys,
-                                           since=now - policy.lookback(), now=now, hand_over=True) as claim:
+                                           since=now - policy.lookback(), now=now, hand_over=True,
+                                           earlier_keys=earlier) as claim:
             for index, profile_id in enumerate(ids):
                 recipient = claim.recipients.get(profile_id)
                 if recipient is None:

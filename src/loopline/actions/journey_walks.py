@@ -44,7 +44,7 @@ from loopline.domain.journeys import (
     advance,
 )
 from loopline.domain.recipients import Intent, time_zone_of
-from loopline.domain.send_ledger import send_key
+from loopline.domain.send_ledger import first_format_key, send_key
 from loopline.query.lookups import engaged_sql
 from loopline.services import Services
 from loopline.store.sql.journeys import EnrollmentRow, Walked
@@ -123,6 +123,9 @@ class Walker:
             # The keys are known only now that the walks are done: learn which are claimed already
             # (a walk repeated after a crash), in the same transaction.
             claim.learn_keys([item.intent.send_key for item in planned])
+            # An enrolment that entered before the current key format may have claimed under the first.
+            claim.learn_earlier_keys({_first_format_key(item): item.intent.send_key for item in planned
+                                      if item.enrollment.key_format is None})
             for item in planned:
                 recipient = claim.recipients.get(item.enrollment.profile_id)
                 if recipient is None:
@@ -201,6 +204,13 @@ def _plan(enrollment: EnrollmentRow, definition: JourneyDefinition, command: Sen
     intent = Intent(key, enrollment.profile_id, tuple(step.channels), definition.priority, enrollment.journey_id,
                     definition.topic, rank=definition.rank)
     return _Planned(enrollment, step, occurrence, intent)
+
+
+def _first_format_key(item: _Planned) -> str:
+    """Return the key a planned send had in the first key format."""
+    enrollment = item.enrollment
+    return first_format_key(workspace_id=enrollment.workspace_id, source=f"{enrollment.journey_id}/{item.step.id}",
+                            profile_id=enrollment.profile_id, channel="*", occurrence=item.occurrence)
 
 
 def _context(recipient: Any, item: _Planned, links: dict[str, str] | None) -> dict[str, Any]:

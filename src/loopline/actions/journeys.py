@@ -39,6 +39,7 @@ from loopline.domain.journeys import (
     parse_journey,
     start,
 )
+from loopline.domain.send_ledger import KEY_FORMAT
 from loopline.query.lookups import buyers_sql
 from loopline.services import Services
 from loopline.store.sql.journeys import EnrollmentRow, JourneyNameTaken, JourneyRow
@@ -333,7 +334,7 @@ class JourneyEngine:
                 id="enr_" + str(ULID()).lower(), workspace_id=entry.row.workspace_id, journey_id=entry.row.id,
                 version=entry.row.version, profile_id=entry.profile_id, entry_key=key[:200], state="active",
                 step_id=first.step_id, wake_at=None, waiting_for=None, visits=0, done_reason="",
-                trigger=entry.trigger, entered_at=now, updated_at=now,
+                trigger=entry.trigger, entered_at=now, updated_at=now, key_format=KEY_FORMAT,
             ), since))
         verdicts = self.services.journeys.enter_many(rows)
         entered = [row for (row, _), why_not in zip(rows, verdicts, strict=True) if not why_not]

@@ -18,7 +18,7 @@ from loopline.domain.campaigns import CampaignDefinition, local_send_time
 from loopline.domain.contact_policy import BYPASSES_POLICY, QuietHours, after_quiet_hours, zone_of
 from loopline.domain.control_groups import in_holdout, variant_of
 from loopline.domain.recipients import Intent
-from loopline.domain.send_ledger import send_key
+from loopline.domain.send_ledger import first_format_key, send_key
 from loopline.domain.send_times import best_send_time, in_fixed_time_control
 
 ANY_CHANNEL = "*"
@@ -49,10 +49,19 @@ class Planned:
 
 def keys_of(run: Run, *, profile_id: str) -> list[str]:
     """Return the send keys a run uses for one customer (what ``plan`` would key its intents by)."""
+    return [send_key(**parts) for parts in _key_parts(run, profile_id)]
+
+
+def first_format_keys_of(run: Run, *, profile_id: str) -> dict[str, str]:
+    """Return, for a run begun before the current key format, each format-1 key with the key it has now."""
+    return {first_format_key(**parts): send_key(**parts) for parts in _key_parts(run, profile_id)}
+
+
+def _key_parts(run: Run, profile_id: str) -> list[dict[str, str]]:
     definition = run.definition
     channels = list(definition.channels) if definition.every_channel else [ANY_CHANNEL]
-    return [send_key(workspace_id=run.workspace_id, source=run.campaign_id, profile_id=profile_id, channel=channel,
-                     occurrence=run.occurrence) for channel in channels]
+    return [{"workspace_id": run.workspace_id, "source": run.campaign_id, "profile_id": profile_id,
+             "channel": channel, "occurrence": run.occurrence} for channel in channels]
 
 
 def plan(run: Run, *, profile_id: str, time_zone: str | None, position: int, now: datetime,

@@ -36,6 +36,7 @@ class CampaignRow:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    key_format: int | None = None  # the send-key format of the current run; None: begun before it was kept
 
 
 class CampaignNameTaken(ValueError):

@@ -62,6 +62,7 @@ class EnrollmentRow:
     trigger: dict[str, Any]
     entered_at: datetime
     updated_at: datetime
+    key_format: int | None = None  # the send-key format of its sends; None: entered before it was kept
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,12 @@ class Claim:
             claimed = sa.select(sends.c.send_key).where(one_of(self.conn, sends.c.send_key, chunk))
             self.existing.update(self.conn.execute(claimed).scalars())
 
+    def learn_earlier_keys(self, earlier: Mapping[str, str]) -> None:
+        """Count as claimed each key whose earlier-format key (``earlier``: that key → today's) is claimed."""
+        for chunk in _chunks(sorted(earlier)):
+            claimed = sa.select(sends.c.send_key).where(one_of(self.conn, sends.c.send_key, chunk))
+            self.existing.update(earlier[key] for key in self.conn.execute(claimed).scalars())
+
     def displace(self, *, waiting_key: str, by: str, profile_id: str) -> None:
         """Skip a waiting lower-ranked send (``outranked``) when the claim commits; it leaves the history now."""
         self.displaced[waiting_key] = by
@@ -126,15 +132,21 @@ class SqlSendLedger:
     @contextmanager
     def claiming(
         self, *, workspace_id: str, profile_ids: Sequence[str], send_keys: Sequence[str], since: datetime,
-        now: datetime, hand_over: bool = False,
+        now: datetime, hand_over: bool = False, earlier_keys: Mapping[str, str] | None = None,
     ) -> Iterator[Claim]:
-        """Open a claim over some customers; the rows recorded on it are inserted when the block ends."""
+        """Open a claim over some customers; the rows recorded on it are inserted when the block ends.
+
+        ``earlier_keys`` maps keys in an earlier format (a run begun before the current one)
+        to today's keys: a send claimed under either counts as claimed.
+        """
         unique = sorted(set(profile_ids))
         with self._writer.begin() as conn:
             self._lock(conn, workspace_id, unique)
             claim = Claim(conn, workspace_id, set(), self._history(conn, workspace_id, unique, since),
                           self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique), now, hand_over)
             claim.learn_keys(send_keys)
+            if earlier_keys:
+                claim.learn_earlier_keys(earlier_keys)
             yield claim
             self._displace(conn, claim)
             upsert(conn, sends, claim.rows, keys=("send_key",))

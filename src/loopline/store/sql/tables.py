@@ -227,6 +227,9 @@ campaigns = sa.Table(
     sa.Column("created_at", When, nullable=False),
     sa.Column("updated_at", When, nullable=False),
     sa.Column("completed_at", When),
+    # The send-key format the current run claims under (domain.send_ledger.KEY_FORMAT); None
+    # for a run begun before it was recorded, whose claims also look up format-1 keys.
+    sa.Column("key_format", sa.SmallInteger),
     sa.UniqueConstraint("workspace_id", "name", name="uq_campaigns_name"),
     sa.Index("ix_campaigns_due", "status", "next_run_at"),
 )
@@ -381,6 +384,7 @@ enrollments = sa.Table(
     sa.Column("trigger", Json, nullable=False),
     sa.Column("entered_at", When, nullable=False),
     sa.Column("updated_at", When, nullable=False),
+    sa.Column("key_format", sa.SmallInteger),  # as for campaigns: None for an enrolment begun before it was kept
     sa.UniqueConstraint("journey_id", "profile_id", "entry_key", name="uq_enrollments_entry"),
     sa.Index("ix_enrollments_wake", "state", "wake_at"),
     sa.Index("ix_enrollments_profile", "workspace_id", "profile_id", "state"),
