@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import time
 
 import pytest
 
+from loopline.actions.messages import CompiledContent, render_content
 from loopline.domain.templates import (
     RenderFailed,
     RenderLimits,
@@ -158,3 +160,23 @@ def test_overlong_sources_are_refused() -> None:
     with pytest.raises(TemplateRejected) as rejected:
         compile_template("x" * 100_001, allowed_names=NAMES)
     assert rejected.value.code == "template_too_long"
+
+
+class _Collecting:
+    """A value whose rendering sets off a full garbage collection over a large heap."""
+
+    def __str__(self) -> str:
+        gc.collect()
+        return "Ada"
+
+
+def test_a_full_garbage_collection_inside_a_render_does_not_count_against_its_limit() -> None:
+    heap = [{"n": n, "tags": [n]} for n in range(300_000)]  # enough for a collection to pass the limit below
+    template = compile_template("Hi {{ traits.first_name }}", allowed_names=NAMES)
+    context = {**CONTEXT, "traits": {"first_name": _Collecting()}}
+    limits = RenderLimits(max_seconds=0.005)
+    with pytest.raises(RenderFailed):  # counted on the thread's plain CPU clock, the collection fails it
+        render(template, context, clock=time.thread_time, limits=limits)
+    content = CompiledContent(body=template, subject=None, url=None, options=None)
+    assert render_content(content, context, limits=limits)["body"] == "Hi Ada"
+    assert len(heap) == 300_000

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from ulid import ULID
 
 from loopline.actions.ingest import IngestPipeline
-from loopline.actions.messages import render_limits
+from loopline.actions.messages import render_clock, render_limits
 from loopline.actions.tracking import (
     LinkNotFound,
     do_record_visit,
@@ -136,7 +136,7 @@ def _checked(services: Services, data: Mapping[str, Any]) -> LandingPageDefiniti
         if template is None:
             continue
         try:
-            render(template, sample_context(definition, submitted=part == "thank_you"), clock=time.thread_time,
+            render(template, sample_context(definition, submitted=part == "thank_you"), clock=render_clock,
                    limits=render_limits(services))
         except RenderFailed as error:
             code = "template_missing_fallback" if error.reason == "missing_variable" else "template_render_failed"
@@ -240,7 +240,7 @@ def preview_landing_page(services: Services, *, workspace_id: str, page_id: str,
     context = page_context(profile_id=profile.profile_id, identifiers=_identifiers(services, profile),
                            traits=profile.traits, definition=definition, campaign={"id": "", "name": ""})
     try:
-        body = render(compiled.body, context, clock=time.thread_time, limits=render_limits(services))
+        body = render(compiled.body, context, clock=render_clock, limits=render_limits(services))
     except RenderFailed as error:
         return Preview(profile.profile_id, definition.title, None, error.reason, error.message)
     page = body + form_html(definition, action="", typed={}, errors={})
@@ -305,7 +305,7 @@ def _open(services: Services, token: str, host: str, now: datetime) -> _Opened:
 
 def _render(services: Services, template: CompiledTemplate, context: Mapping[str, Any]) -> str:
     try:
-        return render(template, context, clock=time.thread_time, limits=render_limits(services))
+        return render(template, context, clock=render_clock, limits=render_limits(services))
     except RenderFailed:
         # A customer whose data the page's fallbacks do not cover; nothing half-rendered is shown.
         raise PageUnavailable("this page cannot be shown") from None
