@@ -36,6 +36,15 @@ def _signed_up(shop: Any, users: list[str]) -> None:  # noqa: F811
                  for user in users])
 
 
+def _active_journey(shop: Any, name: str, definition: dict[str, Any]) -> str:  # noqa: F811
+    """Create a journey through the API and activate it; return its id."""
+    created = shop.client.post("/api/v1/journeys", headers=shop.headers, json={"name": name, "definition": definition})
+    assert created.status_code == 201, created.text
+    journey_id: str = created.json()["id"]
+    assert shop.client.post(f"/api/v1/journeys/{journey_id}/activate", headers=shop.headers).status_code == 200
+    return journey_id
+
+
 def _plant(shop: Any) -> str:  # noqa: F811
     """Run six customers through the onboarding journey; return its id.
 
@@ -48,11 +57,7 @@ def _plant(shop: Any) -> str:  # noqa: F811
                   "timestamp": "2026-06-02T10:00:00Z"}])
     shop.policy(opt_in_channels=[])
     engine = JourneyEngine(shop.runtime.services, shop.runtime.pipeline)
-    created = shop.client.post("/api/v1/journeys", headers=shop.headers,
-                               json={"name": "Onboarding", "definition": ONBOARDING})
-    assert created.status_code == 201, created.text
-    journey_id: str = created.json()["id"]
-    assert shop.client.post(f"/api/v1/journeys/{journey_id}/activate", headers=shop.headers).status_code == 200
+    journey_id = _active_journey(shop, "Onboarding", ONBOARDING)
     _signed_up(shop, [f"u-{n:05d}" for n in range(5)])
     assert engine.process_events().entered == 5
     shop.clock.at = NOW + timedelta(hours=1)
@@ -288,11 +293,7 @@ def _loop_plant(shop: Any) -> str:  # noqa: F811
                   "timestamp": "2026-06-02T10:00:00Z"} for user in ("u-00002", "u-00003")])
     shop.policy(opt_in_channels=[])
     engine = JourneyEngine(shop.runtime.services, shop.runtime.pipeline)
-    created = shop.client.post("/api/v1/journeys", headers=shop.headers, json={"name": "Until pro",
-                                                                               "definition": LOOPING})
-    assert created.status_code == 201, created.text
-    journey_id: str = created.json()["id"]
-    assert shop.client.post(f"/api/v1/journeys/{journey_id}/activate", headers=shop.headers).status_code == 200
+    journey_id = _active_journey(shop, "Until pro", LOOPING)
     _signed_up(shop, [f"u-{n:05d}" for n in range(4)])
     assert engine.process_events().entered == 4
     shop.clock.at = NOW + timedelta(minutes=61)

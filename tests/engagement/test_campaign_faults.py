@@ -37,12 +37,17 @@ def _use(shop, channel):
     shop.runtime.services.channels = dict.fromkeys(CHANNELS, channel)
 
 
-def test_a_crash_at_40_percent_resumes_without_resending_or_skipping(shop, broadcast):
-    campaign_id, counting = broadcast
-    dead = CampaignRunner(shop.runtime.services, owner="worker-that-dies")
+def _crash_at_40_percent(shop, counting, owner):
+    """Run a scheduler whose process dies after handing over 40 % of the audience."""
+    dead = CampaignRunner(shop.runtime.services, owner=owner)
     _use(shop, DyingChannel(counting, budget=AUDIENCE * 40 // 100))
     with pytest.raises(ProcessDied):
         shop.tick(runner=dead)
+
+
+def test_a_crash_at_40_percent_resumes_without_resending_or_skipping(shop, broadcast):
+    campaign_id, counting = broadcast
+    _crash_at_40_percent(shop, counting, "worker-that-dies")
     assert sum(counting.per_profile.values()) == 4_000
     # SIGKILL releases nothing: the dead worker's lease is still there.
     shop.runtime.services.campaigns.take_lease(campaign_id=campaign_id, owner="worker-that-dies",
@@ -150,10 +155,7 @@ def _as_claimed_before_the_key_format(shop, campaign_id):
 
 def test_a_run_begun_before_the_key_format_changed_resumes_without_resending(shop, broadcast):
     campaign_id, counting = broadcast
-    dead = CampaignRunner(shop.runtime.services, owner="worker-stopped-for-the-upgrade")
-    _use(shop, DyingChannel(counting, budget=AUDIENCE * 40 // 100))
-    with pytest.raises(ProcessDied):
-        shop.tick(runner=dead)
+    _crash_at_40_percent(shop, counting, "worker-stopped-for-the-upgrade")
     assert _as_claimed_before_the_key_format(shop, campaign_id) >= 4_000
     _use(shop, counting)
     for step in range(3):
