@@ -61,6 +61,7 @@ class _Planned:
     step: SendStep
     occurrence: str
     intent: Intent
+    first_format_key: str | None  # for an enrolment begun before the current key format, its key in the first
 
 
 class Walker:
@@ -124,8 +125,8 @@ class Walker:
             # (a walk repeated after a crash), in the same transaction.
             claim.learn_keys([item.intent.send_key for item in planned])
             # An enrolment that entered before the current key format may have claimed under the first.
-            claim.learn_earlier_keys({_first_format_key(item): item.intent.send_key for item in planned
-                                      if item.enrollment.key_format is None})
+            claim.learn_earlier_keys({item.first_format_key: item.intent.send_key for item in planned
+                                      if item.first_format_key is not None})
             for item in planned:
                 recipient = claim.recipients.get(item.enrollment.profile_id)
                 if recipient is None:
@@ -199,18 +200,12 @@ def _plan(enrollment: EnrollmentRow, definition: JourneyDefinition, command: Sen
     """Return the intent of one send command: keyed by journey step and enrolment pass."""
     step = definition.step(command.step_id)
     occurrence = f"{enrollment.id}:{command.visit}"
-    key = send_key(workspace_id=enrollment.workspace_id, source=f"{enrollment.journey_id}/{step.id}",
-                   profile_id=enrollment.profile_id, channel="*", occurrence=occurrence)
-    intent = Intent(key, enrollment.profile_id, tuple(step.channels), definition.priority, enrollment.journey_id,
-                    definition.topic, rank=definition.rank)
-    return _Planned(enrollment, step, occurrence, intent)
-
-
-def _first_format_key(item: _Planned) -> str:
-    """Return the key a planned send had in the first key format."""
-    enrollment = item.enrollment
-    return first_format_key(workspace_id=enrollment.workspace_id, source=f"{enrollment.journey_id}/{item.step.id}",
-                            profile_id=enrollment.profile_id, channel="*", occurrence=item.occurrence)
+    parts = {"workspace_id": enrollment.workspace_id, "source": f"{enrollment.journey_id}/{step.id}",
+             "profile_id": enrollment.profile_id, "channel": "*", "occurrence": occurrence}
+    intent = Intent(send_key(**parts), enrollment.profile_id, tuple(step.channels), definition.priority,
+                    enrollment.journey_id, definition.topic, rank=definition.rank)
+    return _Planned(enrollment, step, occurrence, intent,
+                    first_format_key(**parts) if enrollment.key_format is None else None)
 
 
 def _context(recipient: Any, item: _Planned, links: dict[str, str] | None) -> dict[str, Any]:

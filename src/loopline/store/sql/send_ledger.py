@@ -83,15 +83,18 @@ class Claim:
 
     def learn_keys(self, send_keys: Sequence[str]) -> None:
         """Look up which of these keys are claimed already (for a claim opened before its keys were known)."""
-        for chunk in _chunks(list(send_keys)):
-            claimed = sa.select(sends.c.send_key).where(one_of(self.conn, sends.c.send_key, chunk))
-            self.existing.update(self.conn.execute(claimed).scalars())
+        self.existing.update(self._claimed(send_keys))
 
     def learn_earlier_keys(self, earlier: Mapping[str, str]) -> None:
         """Count as claimed each key whose earlier-format key (``earlier``: that key → today's) is claimed."""
-        for chunk in _chunks(sorted(earlier)):
-            claimed = sa.select(sends.c.send_key).where(one_of(self.conn, sends.c.send_key, chunk))
-            self.existing.update(earlier[key] for key in self.conn.execute(claimed).scalars())
+        self.existing.update(earlier[key] for key in self._claimed(sorted(earlier)))
+
+    def _claimed(self, send_keys: Sequence[str]) -> list[str]:
+        found: list[str] = []
+        for chunk in _chunks(list(send_keys)):
+            found.extend(self.conn.execute(
+                sa.select(sends.c.send_key).where(one_of(self.conn, sends.c.send_key, chunk))).scalars())
+        return found
 
     def displace(self, *, waiting_key: str, by: str, profile_id: str) -> None:
         """Skip a waiting lower-ranked send (``outranked``) when the claim commits; it leaves the history now."""
