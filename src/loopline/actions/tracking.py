@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,7 +96,7 @@ class _Writer:
     key: bytes
     row: Due
     settings: LinkSettings
-    facts: SendFacts | None
+    facts_of: Callable[[str], SendFacts | None]  # the send's campaign or journey name, read when a link needs it
     base: str
     own: tuple[str, ...]
     now: datetime
@@ -143,7 +143,8 @@ class _Writer:
         settings = self.settings
         if not settings.utm or (settings.web_domains and not on_domains(url, settings.web_domains)):
             return url
-        facts, row = self.facts, self.row
+        row = self.row
+        facts = self.facts_of(row.send_key)
         params = {"utm_source": "loopline", "utm_medium": row.channel,
                   "utm_campaign": (facts.source_name if facts else None) or row.source_id,
                   "utm_content": (facts.variant or facts.step) if facts else "", "utm_id": row.source_id}
@@ -167,7 +168,8 @@ class LinkTracker:
         self._key = services.secrets.signing_key(PURPOSE) if tracked else b""
         stored = services.tracking.list_settings(workspace_ids=[r.workspace_id for r in tracked]) if tracked else {}
         self._settings = {workspace: LinkSettings.model_validate(doc) for workspace, doc in stored.items()}
-        self._facts = services.tracking.send_facts(send_keys=[r.send_key for r in tracked]) if tracked else {}
+        self._tracked_keys = [r.send_key for r in tracked]
+        self._facts: dict[str, SendFacts] | None = None  # read at the first tagged link: a pixel needs none
         self._public = services.settings.resolved_public_url
         self._pages = _named_pages(services, tracked)
 
@@ -179,7 +181,7 @@ class LinkTracker:
         if not tracked and not _purls(row):
             return payload
         base = f"https://{settings.link_domain}" if settings.link_domain else self._public
-        writer = _Writer(self._key, row, settings, self._facts.get(row.send_key), base,
+        writer = _Writer(self._key, row, settings, self._facts_of, base,
                          (f"{base}/", f"{self._public}/"), self._now, self._pages.get(row.workspace_id, set()))
         body, url = str(payload.get("body", "")), payload.get("url")
         replace_link = writer.link if tracked and settings.track_clicks else writer.purl_only
@@ -191,6 +193,12 @@ class LinkTracker:
             body = with_pixel(body, writer.pixel())
         self._rows.extend(writer.rows)
         return {**payload, "body": body, "url": url}
+
+    def _facts_of(self, send_key: str) -> SendFacts | None:
+        if self._facts is None:
+            self._facts = self._services.tracking.send_facts(send_keys=self._tracked_keys) \
+                if self._tracked_keys else {}
+        return self._facts.get(send_key)
 
     def save(self) -> None:
         """Store the links written so far (before the messages leave: a click may come at once)."""

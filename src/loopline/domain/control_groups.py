@@ -33,6 +33,8 @@ def variant_of(*, salt: str, profile_id: str, splits: Sequence[float]) -> int:
     """Return the index of the variant a treated customer gets, by split percentages summing to 100."""
     if not splits or any(split < 0 for split in splits) or abs(sum(splits) - 100) > 1e-9:
         raise ValueError("variant splits are non-negative percentages adding up to 100")
+    if len(splits) == 1:
+        return 0  # one variant: nothing to draw (a hash per customer saved)
     # A second salt: the variant draw is independent of the holdout draw for the same campaign.
     spot, edge = place(f"{salt}\x1fvariant", profile_id), 0.0
     for index, split in enumerate(splits):

@@ -26,7 +26,6 @@ import hmac
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping
-from hashlib import sha256
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -73,12 +72,12 @@ def _b64(data: bytes) -> str:
 
 def link_token(key: bytes, *, send_key: str, position: int) -> str:
     """Return the token of the link at ``position`` of a send (0: its open pixel); the same inputs, the same token."""
-    ident = hmac.new(key, f"link\x1f{send_key}\x1f{position}".encode(), sha256).digest()[:_ID_BYTES]
+    ident = hmac.digest(key, f"link\x1f{send_key}\x1f{position}".encode(), "sha256")[:_ID_BYTES]
     return _b64(ident + _tag(key, ident))
 
 
 def _tag(key: bytes, ident: bytes) -> bytes:
-    return hmac.new(key, b"tag\x1f" + ident, sha256).digest()[:_TAG_BYTES]
+    return hmac.digest(key, b"tag\x1f" + ident, "sha256")[:_TAG_BYTES]
 
 
 def check_token(key: bytes, token: str) -> bool:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
+from functools import lru_cache
 
 
 class SendState(StrEnum):
@@ -87,12 +88,17 @@ def send_key(*, workspace_id: str, source: str, profile_id: str, channel: str, o
     written, an ordered one 37 µs and 0.7 KB. Two different sends share a key only if
     their sender's and their digest's bits all collide (104 bits).
     """
-    parts = (workspace_id, source, profile_id, channel, occurrence)
-    if any("\x1f" in part for part in parts):
+    joined = "\x1f".join((workspace_id, source, profile_id, channel, occurrence))
+    if joined.count("\x1f") != 4:
         raise ValueError("send key parts may not contain the unit separator")
-    sender = hashlib.sha256(f"{workspace_id}\x1f{source}".encode()).hexdigest()[:8]
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:18]
-    return f"sk1_{sender}{profile_id[:14].ljust(14, '-')}{digest}"
+    digest = hashlib.sha256(joined.encode()).hexdigest()[:18]
+    return f"sk1_{_sender(workspace_id, source)}{profile_id[:14].ljust(14, '-')}{digest}"
+
+
+@lru_cache(maxsize=1_024)
+def _sender(workspace_id: str, source: str) -> str:
+    # The same for every customer of a run: hashed once, not once per key.
+    return hashlib.sha256(f"{workspace_id}\x1f{source}".encode()).hexdigest()[:8]
 
 
 def first_format_key(*, workspace_id: str, source: str, profile_id: str, channel: str, occurrence: str) -> str:

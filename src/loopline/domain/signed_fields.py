@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from hashlib import sha256
 
 import orjson
 
@@ -39,7 +38,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _signature(key: bytes, version: str, body: str) -> bytes:
-    return hmac.new(key, f"{version}.{body}".encode(), sha256).digest()
+    return hmac.digest(key, f"{version}.{body}".encode(), "sha256")  # one call in C: a token per message
 
 
 def sign_fields(key: bytes, version: str, fields: list[str]) -> str:

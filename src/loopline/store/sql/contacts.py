@@ -83,7 +83,8 @@ class SqlContactBook:
         for profile_id, (traits, computed) in found.items():
             reach = {channel: tuple(values) for channel, values in addresses.get(profile_id, {}).items()}
             reach["in_app"] = (profile_id,)  # shown inside the app to whoever is signed in as this profile
-            listed = frozenset((c, a) for c, values in reach.items() for a in values if (c, a) in suppressed)
+            listed = frozenset((c, a) for c, values in reach.items() for a in values if (c, a) in suppressed) \
+                if suppressed else frozenset()
             contact = Contact(profile_id, reach, choices.get(profile_id, {}), listed, time_zone_of(traits, computed))
             result[profile_id] = Recipient(contact, traits, computed, named.get(profile_id, {}))
         return result
