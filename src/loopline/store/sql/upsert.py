@@ -89,9 +89,7 @@ def _insert_prepared(conn: sa.Connection, prepared: _Prepared, rows: Sequence[di
     for row in rows:
         values = list(prepared.values(row))
         for position, convert, memoised in prepared.converted:
-            value = values[position]
-            if value is None:
-                continue
+            value = values[position]  # None too: a JSON column stores it as JSON null, as SQLAlchemy does
             if memoised:
                 found = memo.get((position, value), memo)
                 if found is memo:
