@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +44,19 @@ from loopline.store.sql.suppression_list import SqlSuppressionListStore
 from loopline.store.sql.topics import SqlTopicStore
 from loopline.store.sql.tracking import SqlTrackingStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
+
+
+def freeze_start_up_objects() -> None:
+    """Leave what start-up built out of the garbage collector's passes, for the life of the process.
+
+    A platform process imports its libraries and opens its stores once, then runs for days:
+    those hundreds of thousands of objects never become garbage, yet every full collection
+    walked them all (a seventh of a campaign's time per message went to collections before).
+    One collection first, so nothing already unreachable is kept for good. Call it once a
+    process has started its services, never per request (``loopline serve`` does).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def open_services(settings: Settings) -> Services:

@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from loopline.actions.campaign_runs import CampaignRunner
 from loopline.actions.campaigns import do_create_campaign, do_schedule_campaign
 from loopline.actions.contact_policy import do_set_policy
-from loopline.bootstrap import open_services
+from loopline.bootstrap import freeze_start_up_objects, open_services
 from loopline.config import Settings
 from loopline.domain.send_ledger import send_key
 from loopline.services import Services
@@ -104,6 +104,7 @@ def _measure(directory: str, count: int) -> dict[str, Any]:
     """Run the campaign to the end of its audience in this (fresh) process; return times and counts."""
     services = open_services(_settings(Path(directory)))
     services.clock = _FixedClock()
+    freeze_start_up_objects()  # as a server process does once it has started
     campaign = do_create_campaign(services, workspace_id=WORKSPACE, data={"name": "Summer sale", "definition": {
         "audience": {"segments": [SEGMENT]}, "channels": ["email"], "holdout_percent": 10,
         "variants": [{"name": "A", "split": 100, "content": {"email": {

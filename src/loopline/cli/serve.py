@@ -9,7 +9,7 @@ import uvicorn
 from rich.console import Console
 
 from loopline.api.app import create_app
-from loopline.bootstrap import build_runtime
+from loopline.bootstrap import build_runtime, freeze_start_up_objects
 from loopline.cli.errors import CliError
 from loopline.config import Settings, load_settings
 from loopline.serverfile import read_server_file, remove_server_file, write_server_file
@@ -28,6 +28,7 @@ def run_server(settings: Settings, *, host: str, port: int, banner: list[str] | 
     url = f"http://{host}:{port}"
     info = write_server_file(settings.data_dir, url=url)
     app = create_app(runtime, admin_token=info.admin_token)
+    freeze_start_up_objects()
     console.print(f"Loopline is running at [bold]{url}[/bold]  (API docs: {url}/api/docs)", soft_wrap=True)
     for line in banner or []:
         console.print(line, soft_wrap=True)
