@@ -26,6 +26,8 @@ def in_holdout(*, salt: str, profile_id: str, percent: float) -> bool:
     """Return whether the customer is in the ``percent`` % held out for ``salt``."""
     if not 0 <= percent <= 100:
         raise ValueError("a holdout is 0 to 100 percent")
+    if percent == 0:
+        return False  # no hash needed: nobody is held out (most workspaces' global control group)
     return place(salt, profile_id) < round(percent * RESOLUTION / 100)
 
 

@@ -172,6 +172,7 @@ class CompiledTemplate:
     html: bool
     _template: Any
     _environment: _Sandbox
+    uses_range: bool = True  # whether it calls ``range`` (a bounded one is made for each render that does)
 
 
 def compile_template(
@@ -197,7 +198,8 @@ def compile_template(
         if node.name in RESERVED_NAMES:  # Jinja's own references, never part of a message's data
             raise TemplateRejected("template_forbidden", f"line {node.lineno}: {node.name!r} is not available in "
                                    "message templates", line=node.lineno)
-    names = frozenset(meta.find_undeclared_variables(tree)) - {"range"}
+    undeclared = frozenset(meta.find_undeclared_variables(tree))
+    names = undeclared - {"range"}
     unknown = sorted(names - allowed_names)
     if unknown:
         raise TemplateRejected(
@@ -212,18 +214,14 @@ def compile_template(
         template.globals = {}
     except TemplateError as error:  # pragma: no cover - parse() already caught what compiling finds
         raise TemplateRejected("template_syntax", str(error)) from None
-    return CompiledTemplate(source, names, html, template, environment)
+    return CompiledTemplate(source, names, html, template, environment, "range" in undeclared)
 
 
 CHUNKS_PER_CLOCK_READING = 16
 
 
-def render(
-    template: CompiledTemplate, context: Mapping[str, Any], *, clock: Callable[[], float],
-    limits: RenderLimits = RenderLimits(),
-) -> str:
-    """Render within the limits; raise RenderFailed with a reason when it cannot."""
-    deadline = clock() + limits.max_seconds
+def _bounded_range(clock: Callable[[], float], deadline: float, limits: RenderLimits) -> Callable[..., Iterator[int]]:
+    """Return the ``range`` a template may call: at most ``max_range`` steps, and it stops at the deadline."""
 
     def bounded_range(*args: int) -> Iterator[int]:
         steps = range(*args)
@@ -235,10 +233,20 @@ def render(
             yield value
 
     bounded_range.loopline_callable = True  # type: ignore[attr-defined]
+    return bounded_range
+
+
+def render(
+    template: CompiledTemplate, context: Mapping[str, Any], *, clock: Callable[[], float],
+    limits: RenderLimits = RenderLimits(),
+) -> str:
+    """Render within the limits; raise RenderFailed with a reason when it cannot."""
+    deadline = clock() + limits.max_seconds
+    variables = {**context, "range": _bounded_range(clock, deadline, limits)} if template.uses_range else context
     parts: list[str] = []
     size = 0
     try:
-        for index, chunk in enumerate(template._template.generate({**context, "range": bounded_range})):
+        for index, chunk in enumerate(template._template.generate(variables)):
             size += len(chunk)
             if size > limits.max_output_chars:
                 raise RenderFailed("render_limit", f"the message grew past {limits.max_output_chars:,} characters")

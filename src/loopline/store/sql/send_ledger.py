@@ -107,7 +107,7 @@ class Claim:
         When the claimer hands over itself (``hand_over``), a send due now is stored as
         ``sending`` and listed in ``taken``: no second transaction to take it from the queue.
         """
-        row = {**row, "workspace_id": self.workspace_id}
+        row["workspace_id"] = self.workspace_id  # the row is the claim's from here on
         if self.hand_over and row["state"] == SendState.QUEUED and row["not_before"] <= self.now:
             row.update(state=SendState.SENDING, attempts=1)
             self.taken.append(Due(
