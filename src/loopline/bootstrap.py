@@ -45,6 +45,8 @@ from loopline.store.sql.topics import SqlTopicStore
 from loopline.store.sql.tracking import SqlTrackingStore
 from loopline.store.sql.workspaces import SqlWorkspaceStore
 
+YOUNG_COLLECTION_EVERY = 10_000
+
 
 def freeze_start_up_objects() -> None:
     """Leave what start-up built out of the garbage collector's passes, for the life of the process.
@@ -54,9 +56,14 @@ def freeze_start_up_objects() -> None:
     walked them all (a seventh of a campaign's time per message went to collections before).
     One collection first, so nothing already unreachable is kept for good. Call it once a
     process has started its services, never per request (``loopline serve`` does).
+
+    The youngest generation is also collected every 10,000 new objects instead of 700: a
+    campaign batch makes a few hundred thousand short-lived ones, and reference counting
+    frees nearly all of them without a collection.
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
 def open_services(settings: Settings) -> Services:

@@ -122,7 +122,8 @@ class CampaignRunner:
         while row.status == Status.RUNNING and not row.audience_done:
             if max_batches is not None and batches >= max_batches:
                 return
-            advanced = self._batch(row, definition, now=now, report=report)
+            advanced = self._batch(row, definition, now=now, report=report,
+                                   batches_left=None if max_batches is None else max_batches - batches)
             if advanced is None:
                 return  # paused, cancelled or taken over meanwhile
             row, batches = advanced, batches + 1
@@ -174,10 +175,10 @@ class CampaignRunner:
                                    segment_id=segment.id)
 
     def _batch(self, row: CampaignRow, definition: CampaignDefinition, *, now: datetime,
-               report: TickReport) -> CampaignRow | None:
+               report: TickReport, batches_left: int | None) -> CampaignRow | None:
         services = self.services
         size = services.settings.campaign_batch_size
-        ids = self._audience(row, definition, size)
+        ids = self._audience(row, definition, size, batches_left=batches_left)
         if ids:
             claimed, taken = self._claim(row, definition, ids, now=now)
             report.claimed += claimed
@@ -191,17 +192,19 @@ class CampaignRunner:
             return None
         return services.campaigns.get(workspace_id=row.workspace_id, campaign_id=row.id)
 
-    def _audience(self, row: CampaignRow, definition: CampaignDefinition, size: int) -> list[str]:
+    def _audience(self, row: CampaignRow, definition: CampaignDefinition, size: int, *,
+                  batches_left: int | None) -> list[str]:
         """Return the next batch of the audience after the cursor.
 
         Members are read a page of many batches at a time: every read scans the segment's
         members (the engine has no range index on them), so reading per batch would make a
-        run's cost grow with the square of its audience.
+        run's cost grow with the square of its audience. A tick held to fewer batches reads
+        no more than it will claim (a page lives for one tick).
         """
         page, complete = self._pages.get(row.id, ([], False))
         start = bisect_right(page, row.cursor)
         if len(page) - start < size and not complete:
-            limit = size * AUDIENCE_PAGE_BATCHES
+            limit = size * min(AUDIENCE_PAGE_BATCHES, batches_left or AUDIENCE_PAGE_BATCHES)
             sql = audience_sql(self.services.mart.dialect, workspace_id=row.workspace_id,
                                segment_ids=definition.audience.segments, exclude=definition.audience.exclude,
                                after=row.cursor, limit=limit)

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from loopline.actions.campaign_runs import CampaignRunner
+from loopline.actions.campaign_runs import AUDIENCE_PAGE_BATCHES, CampaignRunner
 from loopline.actions.campaigns import do_create_campaign, do_schedule_campaign
 from loopline.actions.contact_policy import do_set_policy
 from loopline.bootstrap import freeze_start_up_objects, open_services
@@ -119,7 +119,9 @@ def _measure(directory: str, count: int) -> dict[str, Any]:
                   console=console, transient=True) as progress:
         task = progress.add_task("campaign", total=count)
         while True:
-            report = runner.tick(now=NOW, max_batches=10)
+            # A tick per page of the audience, as a scheduler's tick would read it (it works a
+            # whole run per tick); the bar moves once a page.
+            report = runner.tick(now=NOW, max_batches=AUDIENCE_PAGE_BATCHES)
             progress.advance(task, report.claimed)
             row = services.campaigns.get(workspace_id=WORKSPACE, campaign_id=campaign.id)
             if row is None or row.audience_done:
