@@ -225,7 +225,8 @@ class CampaignRunner:
         run = Run(row.workspace_id, row.id, definition, row.occurrence or "", started,
                   policy.global_control_percent, policy.default_time_zone, prior, rules.policy.quiet_hours)
         source = LedgerSource("campaign", row.id, row.occurrence or "")
-        keys = [key for pid in ids for key in keys_of(run, profile_id=pid)]
+        keys_by_profile = {pid: keys_of(run, profile_id=pid) for pid in ids}
+        keys = [key for own in keys_by_profile.values() for key in own]
         # A run begun before the current key format may have claimed some of these under the first.
         earlier = {old: new for pid in ids for old, new in first_format_keys_of(run, profile_id=pid).items()} \
             if row.key_format is None else None
@@ -246,7 +247,8 @@ class CampaignRunner:
                                       viewed=viewed.get(profile_id), links=links)
                 for planned in plan(run, profile_id=profile_id, time_zone=recipient.contact.time_zone,
                                     position=row.claimed + index, now=now,
-                                    active_hours=recipient.computed.get("active_hours")):
+                                    active_hours=recipient.computed.get("active_hours"),
+                                    keys=keys_by_profile[profile_id]):
                     state = decide_and_record(
                         claim, source=source, intent=planned.intent, rules=rules, now=now,
                         variant=definition.variants[planned.variant].name,

@@ -153,6 +153,9 @@ class _Writer:
         return tagged(url, {name: value or "" for name, value in params.items()})
 
 
+_DEFAULT_SETTINGS = LinkSettings()  # a workspace that never changed its link settings
+
+
 class LinkTracker:
     """Tracks the links of one hand-over's messages; ``save`` stores them all in one INSERT.
 
@@ -176,7 +179,7 @@ class LinkTracker:
     def track(self, row: Due) -> dict[str, Any]:
         """Return the send's payload with its links tracked and, for an HTML email, an open pixel."""
         payload = row.payload
-        settings = self._settings.get(row.workspace_id) or LinkSettings()
+        settings = self._settings.get(row.workspace_id) or _DEFAULT_SETTINGS
         tracked = row.channel in TRACKED_CHANNELS and (settings.track_clicks or settings.track_opens)
         if not tracked and not _purls(row):
             return payload

@@ -10,7 +10,7 @@ make it send on two channels; a campaign sending on every channel has one key pe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,11 +65,12 @@ def _key_parts(run: Run, profile_id: str) -> list[dict[str, str]]:
 
 
 def plan(run: Run, *, profile_id: str, time_zone: str | None, position: int, now: datetime,
-         active_hours: Mapping[str, int] | None = None) -> list[Planned]:
+         active_hours: Mapping[str, int] | None = None, keys: Sequence[str] | None = None) -> list[Planned]:
     """Return the intended messages of one run to one customer (one, or one per channel).
 
     ``active_hours`` is the customer's attention per hour of the week, which a best-time
-    schedule picks their send time from.
+    schedule picks their send time from. ``keys`` are the customer's ``keys_of``, when the
+    caller has them already (a claim looks them up first).
     """
     definition = run.definition
     marketing = definition.priority not in BYPASSES_POLICY
@@ -87,9 +88,10 @@ def plan(run: Run, *, profile_id: str, time_zone: str | None, position: int, now
     channels_in_order = tuple(definition.channels)
     groups = [(channel,) for channel in channels_in_order] if definition.every_channel else [channels_in_order]
     planned = []
-    for channels in groups:
-        key = send_key(workspace_id=run.workspace_id, source=run.campaign_id, profile_id=profile_id,
-                       channel=channels[0] if definition.every_channel else ANY_CHANNEL, occurrence=run.occurrence)
+    for index, channels in enumerate(groups):
+        key = keys[index] if keys is not None else send_key(
+            workspace_id=run.workspace_id, source=run.campaign_id, profile_id=profile_id,
+            channel=channels[0] if definition.every_channel else ANY_CHANNEL, occurrence=run.occurrence)
         intent = Intent(key, profile_id, channels, definition.priority, run.campaign_id, definition.topic,
                         definition.offer, not_before, expires, held_out, definition.rank)
         planned.append(Planned(intent, variant))

@@ -162,7 +162,9 @@ def purl_problem(url: str) -> str | None:
 
 def purl_slugs(*sources: str | None) -> set[str]:
     """Return the landing page slugs the ``purl:`` links of these texts (HTML or plain) name."""
-    return {match.group(0)[5:] for source in sources if source for match in _TEXT_PURL.finditer(source)}
+    # The plain substring test first: most messages name no landing page, and it is far cheaper than the scan.
+    return {match.group(0)[5:] for source in sources if source and "purl:" in source
+            for match in _TEXT_PURL.finditer(source)}
 
 
 def hrefs(source: str) -> list[str]:
