@@ -12,7 +12,7 @@ from loopline.actions.campaign_runs import CampaignRunner
 from loopline.domain.campaign_sends import ANY_CHANNEL
 from loopline.domain.consent import CHANNELS
 from loopline.domain.send_ledger import first_format_key, send_key
-from loopline.store.sql.tables import campaigns, sends
+from loopline.store.sql.tables import campaigns, sandbox_outbox, sends
 from tests.engagement.channels import CountingChannel, DyingChannel, ProcessDied
 from tests.engagement.conftest import NOW, customers
 
@@ -163,3 +163,45 @@ def test_a_run_begun_before_the_key_format_changed_resumes_without_resending(sho
     assert shop.report(campaign_id)["status"] == "completed"
     assert len(counting.per_profile) == AUDIENCE
     assert set(counting.per_profile.values()) == {1}  # the customers claimed under the first format: once
+
+
+def test_a_crash_after_the_sandbox_took_a_batch_sends_it_again_into_one_copy(shop, monkeypatch):
+    """The sandbox keeps one message per send key, so its sends are not marked before the hand-over.
+
+    A worker dying after the sandbox stored a batch and before the ledger recorded it leaves
+    the batch claimed and unmarked: it goes again once stale, and the outbox still holds one
+    message per customer.
+    """
+    shop.ingest(customers(1_200))
+    shop.policy(opt_in_channels=[])
+    services = shop.runtime.services
+    services.settings = services.settings.model_copy(update={"campaign_batch_size": 500})
+    campaign_id = shop.campaign(shop.segment())["id"]
+    shop.move(campaign_id, "schedule")
+    settle = services.send_ledger.settle
+
+    def died_before_the_record(**kwargs):
+        if not kwargs["outcomes"]:
+            return settle(**kwargs)  # the tick's reconciliation, with nothing to record
+        raise ProcessDied  # SIGKILL after the sandbox committed the batch, before the ledger says so
+
+    monkeypatch.setattr(services.send_ledger, "settle", died_before_the_record)
+    with pytest.raises(ProcessDied):
+        shop.tick(runner=CampaignRunner(services, owner="worker-that-dies"))
+    monkeypatch.setattr(services.send_ledger, "settle", settle)
+    with services.engine.connect() as conn:
+        taken = conn.execute(sa.select(sends.c.state, sends.c.handed_at)).all()
+        assert len(taken) == 500
+        assert {tuple(row) for row in taken} == {("sending", None)}  # claimed, delivered, never marked
+        assert conn.execute(sa.select(sa.func.count()).select_from(sandbox_outbox)).scalar_one() == 500
+
+    later = timedelta(seconds=services.settings.send_unknown_after_s + services.settings.campaign_lease_s + 1)
+    for step in range(3):
+        shop.tick(NOW + later + timedelta(minutes=step))
+    assert shop.report(campaign_id)["status"] == "completed"
+    assert shop.report(campaign_id)["totals"] == {"sent": 1_200}
+    with services.engine.connect() as conn:
+        per_key = conn.execute(sa.select(sandbox_outbox.c.send_key, sa.func.count()).group_by(
+            sandbox_outbox.c.send_key)).all()
+    assert len(per_key) == 1_200
+    assert {count for _, count in per_key} == {1}

@@ -119,16 +119,7 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
         messages = _within_rate(services, handed, (workspace_id, channel), waiting, now=now)
         if not messages:
             continue
-        try:
-            carrier = channel_for(services, workspace_id=workspace_id, channel=channel)
-        except (ValueError, SecretsUnreadable) as error:
-            # A provider that cannot be built (credentials sealed with another key, a setting
-            # the channel refuses) sends nothing: the messages wait for it to be fixed.
-            answers = [Delivery(m.send_key, accepted=False, permanent=False, reason="provider_unusable",
-                                detail=str(error)[:500]) for m in messages]
-        else:
-            services.send_ledger.mark_handed(send_keys=[m.send_key for m in messages], now=now)
-            answers = carrier.deliver(messages)
+        answers = _deliver(services, workspace_id, channel, messages, now=now)
         _suppress_refused(services, workspace_id, messages, answers)
         for answer in answers:
             if answer.accepted:
@@ -140,6 +131,23 @@ def hand_over(services: Services, due: Sequence[Due], *, now: datetime, rng: Ran
                 handed.retry_at[answer.send_key] = now + retry_delay(
                     attempts[answer.send_key], retry_after_s=answer.retry_after_s, jitter=rng.random())
     return handed
+
+
+def _deliver(services: Services, workspace_id: str, channel: str, messages: list[Outbound], *,
+             now: datetime) -> list[Delivery]:
+    """Give messages to the workspace's provider for the channel and return its answers."""
+    try:
+        carrier = channel_for(services, workspace_id=workspace_id, channel=channel)
+    except (ValueError, SecretsUnreadable) as error:
+        # A provider that cannot be built (credentials sealed with another key, a setting
+        # the channel refuses) sends nothing: the messages wait for it to be fixed.
+        return [Delivery(m.send_key, accepted=False, permanent=False, reason="provider_unusable",
+                         detail=str(error)[:500]) for m in messages]
+    if not getattr(carrier, "keeps_one_per_send_key", False):
+        # A channel that keeps one message per send key (the sandbox) may be handed a send
+        # again after a crash at no cost: its sends need no mark, and simply go again.
+        services.send_ledger.mark_handed(send_keys=[m.send_key for m in messages], now=now)
+    return carrier.deliver(messages)
 
 
 def _within_rate(services: Services, handed: HandOver, key: tuple[str, str], messages: list[Outbound], *,

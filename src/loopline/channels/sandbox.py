@@ -24,6 +24,10 @@ from loopline.store.sql.upsert import upsert
 class SandboxChannel:
     """Records messages in the ``sandbox_outbox`` table of the operational store."""
 
+    # A send handed over again (after a crash between delivery and its record) is kept once,
+    # so the hand-over need not mark its sends first (see actions/delivery.py).
+    keeps_one_per_send_key = True
+
     def __init__(self, engine: sa.Engine, clock: Clock) -> None:
         self._engine = engine
         self._writer = writer(engine)
