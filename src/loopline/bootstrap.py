@@ -10,6 +10,7 @@ from loopline.actions.campaign_runs import CampaignRunner
 from loopline.actions.ingest import IngestPipeline
 from loopline.actions.journeys import JourneyEngine
 from loopline.actions.keys import KeyRing
+from loopline.actions.periodic import Periodic
 from loopline.actions.projection import Projector
 from loopline.actions.scheduler import Scheduler
 from loopline.actions.segment_maintenance import SegmentMaintainer
@@ -27,7 +28,7 @@ from loopline.store.secret_box import SecretBox
 from loopline.store.sql.accounts import SqlAccountStore
 from loopline.store.sql.campaigns import SqlCampaignStore, SqlContactPolicyStore
 from loopline.store.sql.dashboards import SqlDashboardStore
-from loopline.store.sql.engine import create_store_engine
+from loopline.store.sql.engine import WalCheckpoints, create_store_engine
 from loopline.store.sql.in_app import SqlInAppStore
 from loopline.store.sql.journeys import SqlJourneyStore
 from loopline.store.sql.landing_pages import SqlLandingPageStore
@@ -134,6 +135,7 @@ class Runtime:
     keys: KeyRing
     segments: SegmentMaintainer
     scheduler: Scheduler
+    checkpoints: WalCheckpointing | None = None
     stopped: bool = False
 
     def start(self) -> None:
@@ -142,6 +144,8 @@ class Runtime:
         self.projector.start()
         self.segments.start()
         self.scheduler.start()
+        if self.checkpoints is not None:
+            self.checkpoints.start()
 
     def stop(self) -> None:
         """Commit what is queued, project it, and release the stores (once: stopping again does nothing)."""
@@ -149,6 +153,8 @@ class Runtime:
             return
         self.stopped = True
         self.scheduler.stop()
+        if self.checkpoints is not None:
+            self.checkpoints.stop()
         self.segments.stop()
         self.writer.stop()
         self.projector.stop()
@@ -180,4 +186,26 @@ def build_runtime(settings: Settings) -> Runtime:
         keys=KeyRing(services.workspaces, failed_per_minute=settings.failed_key_attempts_per_minute),
         segments=SegmentMaintainer(services, pipeline),
         scheduler=Scheduler(CampaignRunner(services, pipeline=pipeline), journeys),
+        checkpoints=wal_checkpoints(services),
     )
+
+
+class WalCheckpointing(Periodic):
+    """Checkpoints the embedded store's log every interval (see WalCheckpoints) until stopped."""
+
+    def __init__(self, checkpoints: WalCheckpoints, *, interval: float) -> None:
+        super().__init__(name="wal-checkpoints", interval=interval, step=checkpoints.run_once)
+        self.checkpoints = checkpoints
+
+    def stop(self) -> None:
+        """Stop the thread, then close its connection."""
+        super().stop()
+        self.checkpoints.close()
+
+
+def wal_checkpoints(services: Services) -> WalCheckpointing | None:
+    """Return the thread that checkpoints the embedded store's log; None when it is off or the store is not SQLite."""
+    interval = services.settings.sqlite_checkpoint_interval_s
+    if interval <= 0 or services.engine.dialect.name != "sqlite":
+        return None
+    return WalCheckpointing(WalCheckpoints(services.engine), interval=interval)

@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         default=1_000, ge=1, le=50_000,
         description="Customers a campaign claims, renders and hands over per transaction.",
     )
+    sqlite_checkpoint_interval_s: float = Field(
+        default=0.25, ge=0,
+        description="How often a running server copies the embedded store's write-ahead log into its file, from a "
+                    "thread of its own (0: writers do it when the log is long).",
+    )
     campaign_lease_s: float = Field(
         default=60.0, gt=0,
         description="How long a scheduler owns a running campaign without renewing; then another may take it over.",

@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from loopline.actions.campaign_runs import AUDIENCE_PAGE_BATCHES, CampaignRunner
 from loopline.actions.campaigns import do_create_campaign, do_schedule_campaign
 from loopline.actions.contact_policy import do_set_policy
-from loopline.bootstrap import freeze_start_up_objects, open_services
+from loopline.bootstrap import freeze_start_up_objects, open_services, wal_checkpoints
 from loopline.config import Settings
 from loopline.domain.send_ledger import send_key
 from loopline.services import Services
@@ -104,7 +104,10 @@ def _measure(directory: str, count: int) -> dict[str, Any]:
     """Run the campaign to the end of its audience in this (fresh) process; return times and counts."""
     services = open_services(_settings(Path(directory)))
     services.clock = _FixedClock()
-    freeze_start_up_objects()  # as a server process does once it has started
+    checkpoints = wal_checkpoints(services)  # as a server process runs them once it has started
+    if checkpoints is not None:
+        checkpoints.start()
+    freeze_start_up_objects()
     campaign = do_create_campaign(services, workspace_id=WORKSPACE, data={"name": "Summer sale", "definition": {
         "audience": {"segments": [SEGMENT]}, "channels": ["email"], "holdout_percent": 10,
         "variants": [{"name": "A", "split": 100, "content": {"email": {
@@ -127,6 +130,8 @@ def _measure(directory: str, count: int) -> dict[str, Any]:
             if row is None or row.audience_done:
                 break
     elapsed = time.perf_counter() - started
+    if checkpoints is not None:
+        checkpoints.stop()
     tally = services.send_ledger.tally(workspace_id=WORKSPACE, source_id=campaign.id)
     services.close()
     return {"seconds": elapsed, "tally": tally, "peak_rss_mb": _peak_rss_mb()}

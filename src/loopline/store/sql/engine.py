@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import orjson
@@ -80,3 +81,37 @@ def _sqlite_begin_immediate(connection: sa.Connection) -> None:
 def writer(engine: sa.Engine) -> sa.Engine:
     """Return the engine to use for transactions that write."""
     return engine.execution_options(write=True)
+
+
+class WalCheckpoints:
+    """Copies SQLite's write-ahead log into the database file from a connection of its own.
+
+    A writer whose commit finds the log past ``wal_autocheckpoint`` copies it into the file
+    itself, inside its transaction: in a million-customer campaign that was 7 % of the time
+    per message, on the one core the interpreter lock lets Python use. Checkpointing every
+    fraction of a second from another thread (SQLite's work runs without the lock) leaves
+    writers little or nothing to copy when they reach the limit. PASSIVE never waits for
+    readers or writers; frames it cannot copy yet wait for the next pass. Other databases
+    have nothing to do here.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._path = database if database and database != ":memory:" else None
+        self._conn: sqlite3.Connection | None = None
+        self.last: tuple[int, int] = (0, 0)  # after the last pass: frames in the log, and of them in the file
+
+    def run_once(self) -> None:
+        """Checkpoint what the log holds now (``last`` says how far it got)."""
+        if self._path is None:
+            return
+        if self._conn is None:
+            self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=0)
+        _busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self.last = (max(frames, 0), max(copied, 0))
+
+    def close(self) -> None:
+        """Close the checkpointing connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
