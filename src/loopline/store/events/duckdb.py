@@ -130,6 +130,11 @@ _BLOOM_CHUNK = 1_000_000
 _KEYS_VIEW = "loopline_event_keys"
 
 
+def _literal(text: str) -> str:
+    """Return a constant of ours as a SQL string literal (quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def key_hash(workspace_id: str, message_id: str) -> int:
     """Return the stable signed 64-bit hash under which a (workspace, messageId) key is looked up."""
     digest = hashlib.blake2b(f"{workspace_id}\x1f{message_id}".encode(), digest_size=8).digest()
@@ -278,8 +283,10 @@ class DuckdbEventStore:
             "CREATE TABLE IF NOT EXISTS schema_version ("
             " component VARCHAR PRIMARY KEY, version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
         )
+        # No bound parameters here: binding any Python value makes DuckDB's client import
+        # pandas (75 MB, a second), which a process that only reads the store never needs.
         row = conn.execute(
-            "SELECT version FROM schema_version WHERE component = ?", [SCHEMA_COMPONENT]
+            f"SELECT version FROM schema_version WHERE component = {_literal(SCHEMA_COMPONENT)}"
         ).fetchone()
         current = int(row[0]) if row else 0
         for version, statements in MIGRATIONS:
@@ -290,9 +297,9 @@ class DuckdbEventStore:
                 for statement in statements:
                     conn.execute(statement)
                 conn.execute(
-                    "INSERT INTO schema_version VALUES (?, ?, now()) ON CONFLICT (component)"
-                    " DO UPDATE SET version = excluded.version, applied_at = excluded.applied_at",
-                    [SCHEMA_COMPONENT, version],
+                    f"INSERT INTO schema_version VALUES ({_literal(SCHEMA_COMPONENT)}, {int(version)}, now())"
+                    " ON CONFLICT (component) DO UPDATE SET version = excluded.version,"
+                    " applied_at = excluded.applied_at",
                 )
                 conn.execute("COMMIT")
             except BaseException:
