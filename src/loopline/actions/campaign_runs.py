@@ -22,7 +22,7 @@ from typing import Any
 from ulid import ULID
 
 from loopline.actions.campaigns import definition_of
-from loopline.actions.claims import LedgerSource, Render, decide_and_record
+from loopline.actions.claims import LedgerSource, decide_and_record
 from loopline.actions.contact_policy import get_policy, rules_for
 from loopline.actions.delivery import do_deliver_due, do_hand_over_taken, do_reconcile
 from loopline.actions.ingest import IngestPipeline
@@ -53,6 +53,7 @@ from loopline.domain.templates import RenderLimits
 from loopline.query.lookups import audience_sql
 from loopline.services import Services
 from loopline.store.sql.campaigns import CampaignRow
+from loopline.store.sql.contacts import Recipient
 from loopline.store.sql.send_ledger import Due
 
 AUDIENCE_PAGE_BATCHES = 50
@@ -234,17 +235,14 @@ class CampaignRunner:
             if uses_recommendations(compiled) else {}
         with_links = uses(compiled, "links")  # a signature per customer, only when a template links to their pages
         recorded = 0
+        facts = {"id": row.id, "name": row.name}  # one for the batch: templates cannot change what they read
         with services.send_ledger.claiming(workspace_id=row.workspace_id, profile_ids=ids, send_keys=keys,
                                            since=now - policy.lookback(), now=now, hand_over=True,
-                                           earlier_keys=earlier) as claim:
+                                           earlier_keys=earlier, channels=definition.channels) as claim:
             for index, profile_id in enumerate(ids):
                 recipient = claim.recipients.get(profile_id)
                 if recipient is None:
                     continue  # merged away or erased since the segment was refreshed
-                links = customer_links(services, workspace_id=row.workspace_id, profile_id=profile_id) \
-                    if with_links else None
-                context = context_for(recipient, campaign={"id": row.id, "name": row.name},
-                                      viewed=viewed.get(profile_id), links=links)
                 for planned in plan(run, profile_id=profile_id, time_zone=recipient.contact.time_zone,
                                     position=row.claimed + index, now=now,
                                     active_hours=recipient.computed.get("active_hours"),
@@ -252,7 +250,8 @@ class CampaignRunner:
                     state = decide_and_record(
                         claim, source=source, intent=planned.intent, rules=rules, now=now,
                         variant=definition.variants[planned.variant].name,
-                        render=_renderer(compiled, planned.variant, context, limits),
+                        render=_Renderer(services, row.workspace_id, compiled, planned.variant, recipient, facts,
+                                         viewed.get(profile_id), with_links, limits),
                     )
                     recorded += state is not None
         return recorded, claim.taken
@@ -292,12 +291,26 @@ class CampaignRunner:
             report.completed.append(row.id)
 
 
-def _renderer(compiled: dict[tuple[int, str], CompiledContent], variant: int, context: dict[str, Any],
-              limits: RenderLimits) -> Render:
-    def build(channel: str) -> dict[str, Any]:
-        return render_content(compiled[(variant, channel)], context, limits=limits)
+@dataclass(slots=True)
+class _Renderer:
+    """Builds one customer's message for a channel; the template's context is made only if the message goes out."""
 
-    return build
+    services: Services
+    workspace_id: str
+    compiled: dict[tuple[int, str], CompiledContent]
+    variant: int
+    recipient: Recipient
+    campaign: dict[str, Any]
+    viewed: dict[str, Any] | None
+    with_links: bool  # a signature per customer, only when a template links to their own pages
+    limits: RenderLimits
+
+    def __call__(self, channel: str) -> dict[str, Any]:
+        recipient = self.recipient
+        links = customer_links(self.services, workspace_id=self.workspace_id,
+                               profile_id=recipient.contact.profile_id) if self.with_links else None
+        context = context_for(recipient, campaign=self.campaign, viewed=self.viewed, links=links)
+        return render_content(self.compiled[(self.variant, channel)], context, limits=self.limits)
 
 
 def _late(delay: timedelta) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,9 @@ class Recipient:
     identifiers: dict[str, str]
 
 
+PUSH_CHANNELS = frozenset({"push", "web_push"})
+
+
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
@@ -36,12 +39,16 @@ class SqlContactBook:
 
     def load(
         self, conn: sa.Connection, *, workspace_id: str, profile_ids: Sequence[str], with_data: bool = True,
+        channels: Collection[str] | None = None,
     ) -> dict[str, Recipient]:
         """Return the live (not merged-away) profiles among ``profile_ids`` with their addresses and consents.
 
         Without ``with_data`` traits and computed properties are left out (and so is the time
-        zone): a hand-over re-checking consent needs neither, and decoding them costs.
+        zone): a hand-over re-checking consent needs neither, and decoding them costs. With
+        ``channels``, push tokens are read only when one of them is a push channel (the other
+        addresses come with the identities that are read anyway).
         """
+        with_devices = channels is None or not PUSH_CHANNELS.isdisjoint(channels)
         unique = sorted(set(profile_ids))
         found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         addresses: dict[str, dict[str, list[str]]] = defaultdict(dict)
@@ -67,13 +74,8 @@ class SqlContactBook:
                 named[owner].setdefault(kind, value)
                 if kind in ("email", "phone"):
                     addresses[owner].setdefault("email" if kind == "email" else "sms", []).append(value)
-            for owner, platform, token in conn.execute(
-                    sa.select(devices.c.profile_id, devices.c.platform, devices.c.push_token).where(
-                        devices.c.workspace_id == workspace_id, one_of(conn, devices.c.profile_id, chunk),
-                        devices.c.push_token.is_not(None),
-                    ).order_by(devices.c.last_seen.desc())):
-                channel = "web_push" if (platform or "").lower() == "web" else "push"
-                addresses[owner].setdefault(channel, []).append(token)
+            if with_devices:
+                self._push_tokens(conn, workspace_id, chunk, addresses)
             for owner, channel, topic, status in conn.execute(
                     sa.select(consents.c.profile_id, consents.c.channel, consents.c.topic, consents.c.status).where(
                         consents.c.workspace_id == workspace_id, one_of(conn, consents.c.profile_id, chunk))):
@@ -88,6 +90,18 @@ class SqlContactBook:
             contact = Contact(profile_id, reach, choices.get(profile_id, {}), listed, time_zone_of(traits, computed))
             result[profile_id] = Recipient(contact, traits, computed, named.get(profile_id, {}))
         return result
+
+    @staticmethod
+    def _push_tokens(conn: sa.Connection, workspace_id: str, profile_ids: Sequence[str],
+                     addresses: dict[str, dict[str, list[str]]]) -> None:
+        """Add the customers' devices' push tokens to their addresses, the most recently seen first."""
+        for owner, platform, token in conn.execute(
+                sa.select(devices.c.profile_id, devices.c.platform, devices.c.push_token).where(
+                    devices.c.workspace_id == workspace_id, one_of(conn, devices.c.profile_id, profile_ids),
+                    devices.c.push_token.is_not(None),
+                ).order_by(devices.c.last_seen.desc())):
+            channel = "web_push" if (platform or "").lower() == "web" else "push"
+            addresses[owner].setdefault(channel, []).append(token)
 
     @staticmethod
     def _suppressed(

@@ -136,17 +136,20 @@ class SqlSendLedger:
     def claiming(
         self, *, workspace_id: str, profile_ids: Sequence[str], send_keys: Sequence[str], since: datetime,
         now: datetime, hand_over: bool = False, earlier_keys: Mapping[str, str] | None = None,
+        channels: Collection[str] | None = None,
     ) -> Iterator[Claim]:
         """Open a claim over some customers; the rows recorded on it are inserted when the block ends.
 
         ``earlier_keys`` maps keys in an earlier format (a run begun before the current one)
-        to today's keys: a send claimed under either counts as claimed.
+        to today's keys: a send claimed under either counts as claimed. ``channels``, when
+        given, are the only ones the claim sends on (their addresses are all it reads).
         """
         unique = sorted(set(profile_ids))
         with self._writer.begin() as conn:
             self._lock(conn, workspace_id, unique)
             claim = Claim(conn, workspace_id, set(), self._history(conn, workspace_id, unique, since),
-                          self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique), now, hand_over)
+                          self.contacts.load(conn, workspace_id=workspace_id, profile_ids=unique, channels=channels),
+                          now, hand_over)
             claim.learn_keys(send_keys)
             if earlier_keys:
                 claim.learn_earlier_keys(earlier_keys)

@@ -98,8 +98,11 @@ class SqlTrackingStore:
 
     def get_link(self, *, link_id: str) -> StoredLink | None:
         """Return a tracked link with its send, or None."""
+        # A channel that keeps one message per send key is handed sends without the mark
+        # (actions/delivery.py): their hand-over is the moment the channel took them.
+        handed = sa.func.coalesce(sends.c.handed_at, sends.c.sent_at, type_=sends.c.handed_at.type)
         query = sa.select(tracked_links, sends.c.profile_id, sends.c.channel, sends.c.source_kind,
-                          sends.c.source_id, sends.c.step, sends.c.variant, sends.c.handed_at).select_from(
+                          sends.c.source_id, sends.c.step, sends.c.variant, handed.label("handed_at")).select_from(
             tracked_links.join(sends, sa.and_(sends.c.send_key == tracked_links.c.send_key,
                                               sends.c.workspace_id == tracked_links.c.workspace_id)),
         ).where(tracked_links.c.id == link_id)
