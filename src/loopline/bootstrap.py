@@ -139,7 +139,8 @@ class Runtime:
     stopped: bool = False
 
     def start(self) -> None:
-        """Start the background threads."""
+        """Load what taking events needs, then start the background threads."""
+        self.services.events.warm_up()
         self.writer.start()
         self.projector.start()
         self.segments.start()

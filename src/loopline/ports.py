@@ -77,6 +77,10 @@ class EventStore(Protocol):
         """Do deferred maintenance (e.g. fold a write-ahead log); the writer calls it when idle."""
         ...
 
+    def warm_up(self) -> None:
+        """Load now what the first write would load lazily; a server calls it once before it serves."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...

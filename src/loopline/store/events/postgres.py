@@ -341,6 +341,9 @@ class PostgresEventStore:
     def checkpoint(self) -> None:
         """Do nothing: PostgreSQL checkpoints on its own schedule, off the commit path."""
 
+    def warm_up(self) -> None:
+        """Do nothing: the driver loads nothing lazily on a first write."""
+
     def close(self) -> None:
         """Release connections and files."""
         self._pool.close()
