@@ -17,6 +17,7 @@ from rbloom import Bloom
 
 from loopline.domain.events import EventRecord
 from loopline.ports import AppendResult, Identifier
+from loopline.query.dialects.base import quoted
 from loopline.store.events import (
     ITER_CHUNK,
     JSON_COLUMNS,
@@ -128,11 +129,6 @@ BLOOM_MIN_CAPACITY = 1_000_000
 BLOOM_FALSE_POSITIVES = 1e-6
 _BLOOM_CHUNK = 1_000_000
 _KEYS_VIEW = "loopline_event_keys"
-
-
-def _literal(text: str) -> str:
-    """Return a constant of ours as a SQL string literal (quotes doubled)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def key_hash(workspace_id: str, message_id: str) -> int:
@@ -286,7 +282,7 @@ class DuckdbEventStore:
         # No bound parameters here: binding any Python value makes DuckDB's client import
         # pandas (75 MB, a second), which a process that only reads the store never needs.
         row = conn.execute(
-            f"SELECT version FROM schema_version WHERE component = {_literal(SCHEMA_COMPONENT)}"
+            f"SELECT version FROM schema_version WHERE component = {quoted(SCHEMA_COMPONENT)}"
         ).fetchone()
         current = int(row[0]) if row else 0
         for version, statements in MIGRATIONS:
@@ -297,7 +293,7 @@ class DuckdbEventStore:
                 for statement in statements:
                     conn.execute(statement)
                 conn.execute(
-                    f"INSERT INTO schema_version VALUES ({_literal(SCHEMA_COMPONENT)}, {int(version)}, now())"
+                    f"INSERT INTO schema_version VALUES ({quoted(SCHEMA_COMPONENT)}, {int(version)}, now())"
                     " ON CONFLICT (component) DO UPDATE SET version = excluded.version,"
                     " applied_at = excluded.applied_at",
                 )
